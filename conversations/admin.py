@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from .models import Conversation, Message
+from .services import message_retry
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "direction", "kind", "body", "status", "error_code")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):  # noqa: ARG002
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = (
+        "customer_phone",
+        "customer_name",
+        "restaurant",
+        "status",
+        "bot_paused",
+        "unread_count",
+        "last_message_at",
+    )
+    list_filter = ("status", "bot_paused", "restaurant")
+    search_fields = ("customer_phone", "customer_name")
+    readonly_fields = (
+        "restaurant",
+        "sender",
+        "customer_phone",
+        "last_inbound_at",
+        "last_message_at",
+        "first_response_at",
+        "created_at",
+    )
+    inlines = [MessageInline]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "restaurant",
+        "conversation",
+        "direction",
+        "kind",
+        "short_body",
+        "status",
+        "error_code",
+        "attempts",
+        "created_at",
+    )
+    list_filter = ("status", "direction", "provider", "restaurant")
+    search_fields = ("provider_message_id", "body", "conversation__customer_phone")
+    readonly_fields = [f.name for f in Message._meta.fields]
+    actions = ["retry_failed"]
+
+    def has_add_permission(self, request):  # noqa: ARG002
+        return False
+
+    @admin.display(description="body")
+    def short_body(self, obj: Message) -> str:
+        return (obj.body[:60] + "…") if len(obj.body) > 60 else obj.body
+
+    @admin.action(description="Retry failed outbound messages")
+    def retry_failed(self, request, queryset):
+        retried = sum(message_retry(message=m) for m in queryset)
+        skipped = queryset.count() - retried
+        self.message_user(request, f"{retried} message(s) queued again.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} message(s) were not failed outbound messages and were left alone.",
+                messages.WARNING,
+            )

@@ -1,0 +1,202 @@
+"""Plain data that crosses the provider boundary: what came in, what goes out, what a status says.
+
+No Django here: the bot engine and the provider adapters speak only these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+# WhatsApp's limits on interactive messages (Meta's documentation; Twilio relays the same).
+MAX_BUTTONS = 3
+MAX_BUTTON_TITLE = 20
+MAX_BUTTON_ID = 256
+MAX_LIST_ROWS = 10
+MAX_LIST_SECTIONS = 10
+MAX_ROW_TITLE = 24
+MAX_ROW_DESCRIPTION = 72
+MAX_ROW_ID = 200
+MAX_LIST_BUTTON_LABEL = 20
+MAX_INTERACTIVE_BODY = 1024
+MAX_TEXT_BODY = 4096
+MAX_SECTION_TITLE = 24
+
+
+@dataclass(frozen=True)
+class Button:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ListRow:
+    id: str
+    title: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ListSection:
+    title: str
+    rows: tuple[ListRow, ...]
+
+
+@dataclass(frozen=True)
+class OutboundContent:
+    """One message to send. `kind` picks which of the optional parts matter."""
+
+    kind: Literal["text", "buttons", "list", "image", "template"]
+    body: str
+    buttons: tuple[Button, ...] = ()
+    sections: tuple[ListSection, ...] = ()
+    button_label: str = ""
+    header: str = ""
+    footer: str = ""
+    media_url: str = ""
+    template_name: str = ""
+    template_language: str = ""
+    template_params: tuple[str, ...] = ()
+
+    @classmethod
+    def text(cls, body: str) -> OutboundContent:
+        return cls(kind="text", body=body)
+
+    def options(self) -> list[tuple[str, str]]:
+        """(id, title) of every choice, in the order a customer sees them numbered."""
+        if self.kind == "buttons":
+            return [(b.id, b.title) for b in self.buttons]
+        if self.kind == "list":
+            return [(r.id, r.title) for s in self.sections for r in s.rows]
+        return []
+
+    def as_plain_text(self) -> str:
+        """The message for channels without native interactive messages: options numbered 1, 2, 3…"""
+        parts = [p for p in (self.header, self.body) if p]
+        if self.kind == "buttons":
+            parts.append("\n".join(f"{i}. {b.title}" for i, b in enumerate(self.buttons, 1)))
+        elif self.kind == "list":
+            lines, n = [], 0
+            for section in self.sections:
+                if section.title and len(self.sections) > 1:
+                    lines.append(f"— {section.title} —")
+                for row in section.rows:
+                    n += 1
+                    lines.append(f"{n}. {row.title}" + (f" — {row.description}" if row.description else ""))
+            parts.append("\n".join(lines))
+        if self.footer:
+            parts.append(self.footer)
+        return "\n\n".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutboundContent:
+        data = dict(data)
+        data["buttons"] = tuple(Button(**b) for b in data.get("buttons", ()))
+        data["sections"] = tuple(
+            ListSection(title=s.get("title", ""), rows=tuple(ListRow(**r) for r in s.get("rows", ())))
+            for s in data.get("sections", ())
+        )
+        data["template_params"] = tuple(data.get("template_params", ()))
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def limit_violations(self) -> list[str]:
+        """Every way this message breaks WhatsApp's limits (empty when it fits)."""
+        problems: list[str] = []
+        if self.kind == "text" and not self.body.strip():
+            problems.append("empty text body")
+        if self.kind == "text" and len(self.body) > MAX_TEXT_BODY:
+            problems.append(f"text body over {MAX_TEXT_BODY}")
+        if self.kind in ("buttons", "list"):
+            if not self.body.strip():
+                problems.append("interactive message without body")
+            if len(self.body) > MAX_INTERACTIVE_BODY:
+                problems.append(f"interactive body over {MAX_INTERACTIVE_BODY}")
+        if self.kind == "buttons":
+            if not 1 <= len(self.buttons) <= MAX_BUTTONS:
+                problems.append(f"{len(self.buttons)} buttons")
+            for b in self.buttons:
+                if not 1 <= len(b.title) <= MAX_BUTTON_TITLE:
+                    problems.append(f"button title {b.title!r} length {len(b.title)}")
+                if not 1 <= len(b.id) <= MAX_BUTTON_ID:
+                    problems.append(f"button id {b.id!r}")
+            if len({b.id for b in self.buttons}) != len(self.buttons):
+                problems.append("duplicate button ids")
+        if self.kind == "list":
+            rows = [r for s in self.sections for r in s.rows]
+            if not 1 <= len(self.sections) <= MAX_LIST_SECTIONS:
+                problems.append(f"{len(self.sections)} sections")
+            if not 1 <= len(rows) <= MAX_LIST_ROWS:
+                problems.append(f"{len(rows)} rows")
+            if not 1 <= len(self.button_label) <= MAX_LIST_BUTTON_LABEL:
+                problems.append(f"list button label {self.button_label!r}")
+            for s in self.sections:
+                if len(s.title) > MAX_SECTION_TITLE:
+                    problems.append(f"section title {s.title!r}")
+            for r in rows:
+                if not 1 <= len(r.title) <= MAX_ROW_TITLE:
+                    problems.append(f"row title {r.title!r} length {len(r.title)}")
+                if len(r.description) > MAX_ROW_DESCRIPTION:
+                    problems.append(f"row description {r.description!r}")
+                if not 1 <= len(r.id) <= MAX_ROW_ID:
+                    problems.append(f"row id {r.id!r}")
+            if len({r.id for r in rows}) != len(rows):
+                problems.append("duplicate row ids")
+        return problems
+
+
+@dataclass
+class InboundMessage:
+    """One customer message, whatever provider brought it."""
+
+    provider: str
+    provider_message_id: str
+    to_number: str
+    from_number: str
+    profile_name: str = ""
+    kind: Literal["text", "interactive", "location", "media", "unsupported"] = "text"
+    text: str = ""
+    reply_id: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str = ""
+    media: list[dict[str, str]] = field(default_factory=list)
+    timestamp: datetime | None = None
+
+    def summary(self) -> str:
+        """What a person sees of it in a list (also the stored body)."""
+        if self.kind == "location":
+            return self.address or f"📍 {self.latitude},{self.longitude}"
+        if self.kind == "media" and not self.text:
+            return "📎 " + ", ".join(m.get("content_type", "file") for m in self.media)
+        return self.text
+
+
+@dataclass
+class StatusUpdate:
+    provider: str
+    provider_message_id: str
+    status: str
+    error_code: str = ""
+    error_message: str = ""
+
+
+@dataclass
+class SendResult:
+    provider_message_id: str
+    status: str = "sent"
+
+
+class SendError(Exception):
+    """A provider refused or could not take a message. `retryable` says whether trying later may help."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool, retry_after: float | None = None):
+        super().__init__(f"{code}: {message}")
+        self.code = str(code)
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    restaurant = models.ForeignKey("restaurants.Restaurant", on_delete=models.CASCADE, related_name="conversations")
+    sender = models.ForeignKey("restaurants.Sender", on_delete=models.PROTECT, related_name="conversations")
+    customer_phone = models.CharField(max_length=20)
+    customer_name = models.CharField(max_length=200, blank=True)
+    language = models.CharField(max_length=2, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    bot_paused = models.BooleanField(default=False)
+    unread_count = models.PositiveIntegerField(default=0)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["restaurant", "customer_phone"], name="uniq_conversation_customer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_name or self.customer_phone} @ {self.restaurant_id}"
+
+
+class MessageStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    UNDELIVERED = "undelivered", "Undelivered"
+    FAILED = "failed", "Failed"
+
+
+# Status only moves forward along this order; failed/undelivered are final.
+STATUS_RANK = {
+    MessageStatus.RECEIVED: 0,
+    MessageStatus.QUEUED: 1,
+    MessageStatus.SENDING: 2,
+    MessageStatus.SENT: 3,
+    MessageStatus.DELIVERED: 4,
+    MessageStatus.READ: 5,
+    MessageStatus.UNDELIVERED: 9,
+    MessageStatus.FAILED: 9,
+}
+FINAL_STATUSES = {MessageStatus.UNDELIVERED, MessageStatus.FAILED}
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "in", "Inbound"
+        OUTBOUND = "out", "Outbound"
+
+    restaurant = models.ForeignKey("restaurants.Restaurant", on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    provider = models.CharField(max_length=16)
+    provider_message_id = models.CharField(max_length=128, null=True, blank=True)
+    client_message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, default="text")
+    body = models.TextField(blank=True)
+    content = models.JSONField(
+        default=dict, blank=True, help_text="Structured content: buttons, list, media, location."
+    )
+    status = models.CharField(max_length=12, choices=MessageStatus.choices, db_index=True)
+    status_rank = models.PositiveSmallIntegerField(default=0)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_message_id"],
+                condition=Q(provider_message_id__isnull=False),
+                name="uniq_provider_message_id",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="uniq_message_idempotency_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.kind} #{self.pk} ({self.status})"
+
+
+class BotSession(models.Model):
+    """The bot's memory of one conversation: stored so a restart continues where the customer was."""
+
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="bot_session")
+    state = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"session of conversation {self.conversation_id}"

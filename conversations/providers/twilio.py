@@ -1,0 +1,153 @@
+"""Twilio (WhatsApp over the Messaging API): signature check, webhook parsing and sending, together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import requests
+from django.conf import settings
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from restaurants.phone import InvalidPhoneNumber, normalize_e164
+
+from ..content import InboundMessage, OutboundContent, SendError, SendResult, StatusUpdate
+
+NAME = "twilio"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+MAX_BODY = 1600
+
+# Codes that say "try later" rather than "never": rate and tier limits, Twilio-side overload.
+RETRYABLE_CODES = {"20429", "63018", "20500", "20503"}
+STATUS_MAP = {
+    "accepted": "queued",
+    "scheduled": "queued",
+    "queued": "queued",
+    "sending": "sending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+class MalformedWebhook(ValueError):
+    pass
+
+
+def verify_signature(*, auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+    if not signature or not auth_token:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
+
+
+def sign(*, auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """What Twilio would put in X-Twilio-Signature (used by the simulator and tests)."""
+    return RequestValidator(auth_token).compute_signature(url, dict(params))
+
+
+def _number(params: Mapping[str, str], key: str) -> str:
+    raw = params.get(key, "")
+    if not raw:
+        raise MalformedWebhook(f"missing '{key}'")
+    try:
+        return normalize_e164(raw)
+    except InvalidPhoneNumber as exc:
+        raise MalformedWebhook(f"'{key}': {exc}") from None
+
+
+def routing_number(params: Mapping[str, str], *, kind: str) -> str:
+    """Our own number: To on an inbound message, From on a status callback."""
+    return _number(params, "To" if kind == "message" else "From")
+
+
+def parse_inbound(params: Mapping[str, str]) -> InboundMessage:
+    message_sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    if not message_sid:
+        raise MalformedWebhook("missing 'MessageSid'")
+    try:
+        num_media = int(params.get("NumMedia") or 0)
+    except ValueError:
+        raise MalformedWebhook("'NumMedia' is not a number") from None
+    media = [
+        {"url": params.get(f"MediaUrl{i}", ""), "content_type": params.get(f"MediaContentType{i}", "")}
+        for i in range(min(num_media, 10))
+        if params.get(f"MediaUrl{i}")
+    ]
+    inbound = InboundMessage(
+        provider=NAME,
+        provider_message_id=message_sid,
+        to_number=_number(params, "To"),
+        from_number=_number(params, "From"),
+        profile_name=(params.get("ProfileName") or "")[:200],
+        text=params.get("Body") or "",
+        media=media,
+        timestamp=datetime.now(UTC),
+    )
+    reply_id = params.get("ButtonPayload") or params.get("ListId") or ""
+    latitude, longitude = params.get("Latitude"), params.get("Longitude")
+    if latitude and longitude:
+        try:
+            inbound.latitude, inbound.longitude = float(latitude), float(longitude)
+        except ValueError:
+            raise MalformedWebhook("'Latitude'/'Longitude' are not numbers") from None
+        inbound.kind = "location"
+        inbound.address = params.get("Address") or params.get("Label") or ""
+    elif reply_id:
+        inbound.kind = "interactive"
+        inbound.reply_id = reply_id
+        inbound.text = params.get("ButtonText") or params.get("ListTitle") or inbound.text
+    elif media:
+        inbound.kind = "media"
+    return inbound
+
+
+def parse_status(params: Mapping[str, str]) -> StatusUpdate:
+    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    raw_status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
+    if not sid:
+        raise MalformedWebhook("missing 'MessageSid'")
+    if raw_status not in STATUS_MAP:
+        raise MalformedWebhook(f"unknown 'MessageStatus' {raw_status!r}")
+    return StatusUpdate(
+        provider=NAME,
+        provider_message_id=sid,
+        status=STATUS_MAP[raw_status],
+        error_code=params.get("ErrorCode") or "",
+        error_message=params.get("ErrorMessage") or "",
+    )
+
+
+def _client(sender) -> Client:
+    http_client = TwilioHttpClient(timeout=settings.PROVIDER_HTTP_TIMEOUT_SECONDS)
+    client = Client(sender.twilio_account_sid, sender.twilio_auth_token, http_client=http_client)
+    if settings.TWILIO_API_BASE_URL:
+        client.api.base_url = settings.TWILIO_API_BASE_URL
+    return client
+
+
+def send(*, sender, to: str, content: OutboundContent, status_callback_url: str | None = None) -> SendResult:
+    """Send through Twilio. WhatsApp over Twilio has no free-form buttons, so options go out numbered."""
+    params = {
+        "from_": f"whatsapp:{sender.phone_number}",
+        "to": f"whatsapp:{to}",
+        "body": content.as_plain_text()[:MAX_BODY],
+    }
+    if content.media_url:
+        params["media_url"] = [content.media_url]
+    if status_callback_url:
+        params["status_callback"] = status_callback_url
+    try:
+        message = _client(sender).messages.create(**params)
+    except TwilioRestException as exc:
+        code = str(exc.code or exc.status)
+        retryable = exc.status == 429 or exc.status >= 500 or code in RETRYABLE_CODES
+        raise SendError(code, exc.msg or "Twilio error", retryable=retryable) from None
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise SendError("network", f"{type(exc).__name__}: could not reach Twilio", retryable=True) from None
+    return SendResult(provider_message_id=message.sid, status=STATUS_MAP.get(message.status or "queued", "queued"))

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from sufrahbot.crypto import EncryptedTextField
+
+
+class Language(models.TextChoices):
+    ARABIC = "ar", "العربية"
+    ENGLISH = "en", "English"
+
+
+class Restaurant(models.Model):
+    name_ar = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    default_language = models.CharField(max_length=2, choices=Language.choices, default=Language.ARABIC)
+    timezone = models.CharField(max_length=64, default="Asia/Riyadh")
+    currency = models.CharField(max_length=3, default="SAR", validators=[RegexValidator(r"^[A-Z]{3}$")])
+    support_contact = models.CharField(max_length=200, blank=True, help_text="Phone or email shown to customers.")
+    welcome_text_ar = models.TextField(blank=True, default="أهلاً بك! كيف نقدر نخدمك اليوم؟")
+    welcome_text_en = models.TextField(blank=True, default="Welcome! How can we help you today?")
+    delivery_fee = models.DecimalField(max_digits=10, decimal_places=2, default=0, validators=[MinValueValidator(0)])
+    rating_prompt_delay_minutes = models.PositiveIntegerField(default=0)
+    rating_reminder_delay_minutes = models.PositiveIntegerField(default=60)
+    promo_links = models.TextField(blank=True, help_text="Shown to customers who rate 4–5 stars (one per line).")
+    session_timeout_minutes = models.PositiveIntegerField(default=120)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name_en} / {self.name_ar}"
+
+    def name_in(self, language: str) -> str:
+        return self.name_ar if language == Language.ARABIC else self.name_en
+
+    def welcome_text_in(self, language: str) -> str:
+        text = self.welcome_text_ar if language == Language.ARABIC else self.welcome_text_en
+        return text or self.welcome_text_en or self.welcome_text_ar
+
+
+class Provider(models.TextChoices):
+    TWILIO = "twilio", "Twilio"
+    META = "meta", "Meta Cloud API"
+    CONSOLE = "console", "Console (local)"
+
+
+class Sender(models.Model):
+    """One WhatsApp number of a restaurant, and how to talk to its provider."""
+
+    restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="senders")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    phone_number = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +966508034010")
+    twilio_account_sid = models.CharField(max_length=64, blank=True)
+    twilio_auth_token = EncryptedTextField(blank=True)
+    meta_phone_number_id = models.CharField(max_length=64, blank=True, db_index=True)
+    meta_access_token = EncryptedTextField(blank=True)
+    meta_app_secret = EncryptedTextField(blank=True)
+    messages_per_minute = models.PositiveIntegerField(default=600, validators=[MinValueValidator(1)])
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.phone_number} ({self.get_provider_display()})"
+
+
+class StaffRole(models.TextChoices):
+    ADMIN = "ADMIN", "Admin"
+    AGENT = "AGENT", "Agent"
+
+
+class StaffMembership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=StaffRole.choices, default=StaffRole.AGENT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "restaurant"], name="uniq_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.restaurant.slug} ({self.role})"
+
+
+class MenuCategory(models.Model):
+    restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="categories")
+    name_ar = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100)
+    sort_order = models.IntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+        verbose_name_plural = "menu categories"
+
+    def __str__(self) -> str:
+        return f"{self.name_en} / {self.name_ar}"
+
+    def name_in(self, language: str) -> str:
+        return self.name_ar if language == Language.ARABIC else self.name_en
+
+
+class MenuItem(models.Model):
+    restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="menu_items")
+    category = models.ForeignKey(MenuCategory, on_delete=models.CASCADE, related_name="items")
+    name_ar = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100)
+    description_ar = models.CharField(max_length=300, blank=True)
+    description_en = models.CharField(max_length=300, blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    available = models.BooleanField(default=True)
+    image_url = models.URLField(blank=True)
+    sort_order = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name_en} / {self.name_ar}"
+
+    def name_in(self, language: str) -> str:
+        return self.name_ar if language == Language.ARABIC else self.name_en
+
+    def description_in(self, language: str) -> str:
+        return self.description_ar if language == Language.ARABIC else self.description_en

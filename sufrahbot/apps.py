@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SufrahbotConfig(AppConfig):
+    name = "sufrahbot"
+    verbose_name = "Sufrah"

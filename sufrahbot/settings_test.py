@@ -1,0 +1,22 @@
+"""Settings for the test suite: real PostgreSQL and Redis, defaulting to the local servers."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "S5jw5d9TKJLRDlzQr2hxilw92I-adP9DCfUgkNNnYUM=")
+os.environ.setdefault("SEND_RETRY_BASE_SECONDS", "0.05")
+os.environ.setdefault("SEND_RETRY_MAX_SECONDS", "0.2")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Most tests run tasks inline (after the transaction commits); tests marked `worker` start a real
+# Celery worker against Redis and switch this off.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+import redis
+from django.conf import settings
+
+from conversations.providers import twilio as twilio_provider
+from tests.fakes.twilio_api import FakeTwilio
+
+PUBLIC_BASE_URL = "https://bot.sufrah.test"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    settings.ALLOWED_HOSTS = ["*"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter("sufrah:ratelimit:*"))
+    if keys:
+        client.delete(*keys)
+    yield
+
+
+@pytest.fixture
+def fake_twilio(settings):
+    server = FakeTwilio().start()
+    settings.TWILIO_API_BASE_URL = server.base_url
+    yield server
+    server.stop()
+
+
+def twilio_inbound_params(*, sender, from_number: str, body: str = "hi", sid: str | None = None, **extra) -> dict:
+    import uuid
+
+    params = {
+        "MessageSid": sid or ("SM" + uuid.uuid4().hex),
+        "AccountSid": sender.twilio_account_sid,
+        "From": f"whatsapp:{from_number}",
+        "To": f"whatsapp:{sender.phone_number}",
+        "Body": body,
+        "NumMedia": "0",
+        "ProfileName": "Layla",
+        "WaId": from_number.lstrip("+"),
+    }
+    params.update(extra)
+    return params
+
+
+def signed_post(client, *, sender, params: dict, path: str = "/webhooks/twilio/", token: str | None = None, **headers):
+    """POST form params to a webhook, signed exactly as Twilio signs them (real RequestValidator)."""
+    signature = twilio_provider.sign(auth_token=token or sender.twilio_auth_token, url=PUBLIC_BASE_URL + path,
+                                     params=params)
+    return client.post(path, data=urlencode(params), content_type="application/x-www-form-urlencoded",
+                       HTTP_X_TWILIO_SIGNATURE=signature, **headers)

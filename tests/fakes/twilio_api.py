@@ -1,0 +1,93 @@
+"""A local fake of Twilio's Messages API that the real twilio Client is pointed at.
+
+It answers POST /2010-04-01/Accounts/{AccountSid}/Messages.json like Twilio does, records every request,
+and can be told to fail the next N requests with a status (500, 429, or a 400 with a Twilio error code).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-fA-F]{32})/Messages\.json$")
+
+
+@dataclass
+class FakeTwilioState:
+    requests: list[dict] = field(default_factory=list)
+    sent: list[dict] = field(default_factory=list)
+    failures: list[tuple[int, int | None, str]] = field(default_factory=list)  # (status, code, message)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, times: int, status: int = 500, code: int | None = None, message: str = "boom") -> None:
+        with self.lock:
+            self.failures.extend([(status, code, message)] * times)
+
+
+class FakeTwilio:
+    def __init__(self) -> None:
+        self.state = FakeTwilioState()
+        state = self.state
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def _reply(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                form = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(raw).items()}
+                match = _PATH.match(self.path)
+                with state.lock:
+                    state.requests.append({"path": self.path, "form": form, "auth": self.headers.get("Authorization")})
+                    failure = state.failures.pop(0) if state.failures and match else None
+                if not match:
+                    return self._reply(404, {"code": 20404, "message": "not found", "status": 404})
+                if failure:
+                    status, code, message = failure
+                    return self._reply(status, {"code": code or status, "message": message, "status": status})
+                if not form.get("To", "").startswith("whatsapp:+"):
+                    return self._reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+                sid = "SM" + uuid.uuid4().hex
+                record = {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From"),
+                          "body": form.get("Body", ""), "account_sid": match["sid"],
+                          "status_callback": form.get("StatusCallback")}
+                with state.lock:
+                    state.sent.append(record)
+                return self._reply(201, record)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeTwilio:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def sent(self) -> list[dict]:
+        return self.state.sent
+
+    def fail_next(self, times: int, status: int = 500, code: int | None = None, message: str = "boom") -> None:
+        self.state.fail_next(times, status, code, message)

@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from .models import WebhookEvent
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ("id", "provider", "kind", "status", "signature_valid", "restaurant", "attempts", "received_at")
+    list_filter = ("provider", "kind", "status", "restaurant")
+    readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+    actions = ["replay"]
+
+    def has_add_permission(self, request):  # noqa: ARG002
+        return False
+
+    @admin.action(description="Replay (process again)")
+    def replay(self, request, queryset):
+        from .tasks import process_event
+
+        n = 0
+        for event in queryset.filter(signature_valid=True):
+            process_event.delay(event.pk)
+            n += 1
+        self.message_user(request, f"{n} event(s) queued for processing.")

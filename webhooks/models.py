@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class WebhookEvent(models.Model):
+    """Every provider request, stored before anything else: the audit log and the replay source."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Inbound message"
+        STATUS = "status", "Status callback"
+        VERIFY = "verify", "Verification"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected"
+        UNROUTABLE = "unroutable", "Unroutable"
+
+    provider = models.CharField(max_length=16)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    url = models.TextField(help_text="The public URL the signature was checked against.")
+    method = models.CharField(max_length=8, default="POST")
+    content_type = models.CharField(max_length=200, blank=True)
+    headers = models.JSONField(default=dict, help_text="Only the headers that matter (signature, forwarding).")
+    body = models.TextField(blank=True)
+    signature_valid = models.BooleanField(null=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    restaurant = models.ForeignKey("restaurants.Restaurant", null=True, blank=True, on_delete=models.SET_NULL)
+    sender = models.ForeignKey("restaurants.Sender", null=True, blank=True, on_delete=models.SET_NULL)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind} #{self.pk} ({self.status})"

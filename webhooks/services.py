@@ -1,0 +1,163 @@
+"""Inbound provider webhooks: store first, then check, then hand over to a task."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from conversations import services as conversation_services
+from conversations.providers import twilio
+from restaurants.selectors import sender_for_number
+
+from .models import WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+STORED_HEADERS = (
+    "X-Twilio-Signature",
+    "I-Twilio-Idempotency-Token",
+    "X-Hub-Signature-256",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "X-Forwarded-For",
+    "Host",
+    "User-Agent",
+    "Content-Type",
+)
+MAX_STORED_BODY = 1_000_000
+
+
+def public_url(request: HttpRequest) -> str:
+    """The URL the provider called: PUBLIC_BASE_URL when set, else rebuilt from the (proxied) request."""
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL + request.get_full_path()
+    return request.build_absolute_uri()
+
+
+def webhook_event_store(*, provider: str, kind: str, request: HttpRequest) -> WebhookEvent:
+    """Write the raw request down before anything else looks at it (autocommitted at once)."""
+    try:
+        url = public_url(request)
+    except Exception:  # noqa: BLE001 - a disallowed Host must still be recorded
+        url = request.get_full_path()
+    return WebhookEvent.objects.create(
+        provider=provider,
+        kind=kind,
+        url=url,
+        method=request.method or "",
+        content_type=request.content_type or "",
+        headers={h: request.headers[h] for h in STORED_HEADERS if h in request.headers},
+        body=request.body[:MAX_STORED_BODY].decode("utf-8", errors="replace"),
+    )
+
+
+@dataclass
+class Verdict:
+    http_status: int
+    code: str = ""
+    message: str = ""
+
+
+def _close(event: WebhookEvent, status: str, error: str = "", **fields) -> None:
+    WebhookEvent.objects.filter(pk=event.pk).update(status=status, error=error, processed_at=timezone.now(), **fields)
+
+
+def twilio_event_admit(*, event: WebhookEvent) -> Verdict:
+    """Route and verify a stored Twilio request; a valid one is queued for processing after commit."""
+    from .tasks import process_event
+
+    if "application/x-www-form-urlencoded" not in event.content_type:
+        _close(event, WebhookEvent.Status.REJECTED, "body is not form-encoded")
+        return Verdict(400, "malformed", "Expected a form-encoded Twilio webhook.")
+    params = dict(parse_qsl(event.body, keep_blank_values=True))
+    try:
+        number = twilio.routing_number(params, kind=event.kind)
+    except twilio.MalformedWebhook as exc:
+        _close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
+        return Verdict(400, "malformed", f"Malformed Twilio webhook: {exc}.")
+    sender = sender_for_number(phone_number=number)
+    if sender is None or sender.provider != "twilio":
+        _close(event, WebhookEvent.Status.UNROUTABLE, f"no active Twilio sender for {number}")
+        return Verdict(404, "unknown_number", f"No restaurant answers on {number}.")
+    valid = twilio.verify_signature(
+        auth_token=sender.twilio_auth_token,
+        url=event.url,
+        params=params,
+        signature=event.headers.get("X-Twilio-Signature"),
+    )
+    if not valid:
+        _close(
+            event,
+            WebhookEvent.Status.REJECTED,
+            "signature missing or wrong",
+            signature_valid=False,
+            sender=sender,
+            restaurant_id=sender.restaurant_id,
+        )
+        return Verdict(403, "invalid_signature", "The X-Twilio-Signature header is missing or wrong.")
+    try:
+        twilio.parse_inbound(params) if event.kind == WebhookEvent.Kind.MESSAGE else twilio.parse_status(params)
+    except twilio.MalformedWebhook as exc:
+        _close(
+            event,
+            WebhookEvent.Status.REJECTED,
+            f"malformed: {exc}",
+            signature_valid=True,
+            sender=sender,
+            restaurant_id=sender.restaurant_id,
+        )
+        return Verdict(400, "malformed", f"Malformed Twilio webhook: {exc}.")
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        signature_valid=True, sender=sender, restaurant_id=sender.restaurant_id
+    )
+    transaction.on_commit(lambda: process_event.delay(event.pk))
+    return Verdict(200)
+
+
+def webhook_event_process(*, event_id: int) -> str:
+    """Turn a stored, verified event into conversation changes. Safe to run twice (dedup downstream)."""
+    event = WebhookEvent.objects.select_related("sender__restaurant").filter(pk=event_id).first()
+    if event is None or event.status not in (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED):
+        return "skipped"
+    if not event.signature_valid or event.sender is None:
+        return "skipped"
+    WebhookEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
+    try:
+        params = dict(parse_qsl(event.body, keep_blank_values=True))
+        if event.provider == "twilio" and event.kind == WebhookEvent.Kind.MESSAGE:
+            conversation_services.message_receive(sender=event.sender, inbound=twilio.parse_inbound(params))
+        elif event.provider == "twilio" and event.kind == WebhookEvent.Kind.STATUS:
+            update = twilio.parse_status(params)
+            conversation_services.message_status_update(
+                provider=update.provider,
+                provider_message_id=update.provider_message_id,
+                status=update.status,
+                error_code=update.error_code,
+                error_message=update.error_message,
+            )
+        else:
+            raise ValueError(f"no processor for {event.provider} {event.kind}")
+    except Exception as exc:
+        _close(event, WebhookEvent.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    _close(event, WebhookEvent.Status.PROCESSED)
+    return "processed"
+
+
+def webhook_events_stale(*, older_than_seconds: float = 60, max_attempts: int = 5) -> list[int]:
+    """Verified events that never finished (a worker died, a task was lost, a transient error)."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    return list(
+        WebhookEvent.objects.filter(
+            status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED],
+            signature_valid=True,
+            received_at__lt=cutoff,
+            attempts__lt=max_attempts,
+        ).values_list("pk", flat=True)[:500]
+    )
