@@ -57,6 +57,7 @@ class Sender(models.Model):
     provider = models.CharField(max_length=16, choices=Provider.choices)
     phone_number = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +966508034010")
     twilio_account_sid = models.CharField(max_length=64, blank=True)
+    # For a console sender this is the secret that signs its (Twilio-format) webhooks from the simulator.
     twilio_auth_token = EncryptedTextField(blank=True)
     meta_phone_number_id = models.CharField(max_length=64, blank=True, db_index=True)
     meta_access_token = EncryptedTextField(blank=True)

@@ -186,7 +186,9 @@ CELERY_WORKER_QUEUES = "default,inbound,outbound,scheduled"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic sweeps. Under Redis, Celery beat runs them; embedded, the run command's sweep loop does.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "replay-stale-webhooks": {"task": "webhooks.tasks.replay_stale_events", "schedule": 60.0},
+}
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))
 
 # Outbound sending

@@ -54,7 +54,13 @@ def twilio_inbound_params(*, sender, from_number: str, body: str = "hi", sid: st
 
 def signed_post(client, *, sender, params: dict, path: str = "/webhooks/twilio/", token: str | None = None, **headers):
     """POST form params to a webhook, signed exactly as Twilio signs them (real RequestValidator)."""
-    signature = twilio_provider.sign(auth_token=token or sender.twilio_auth_token, url=PUBLIC_BASE_URL + path,
-                                     params=params)
-    return client.post(path, data=urlencode(params), content_type="application/x-www-form-urlencoded",
-                       HTTP_X_TWILIO_SIGNATURE=signature, **headers)
+    signature = twilio_provider.sign(
+        auth_token=token or sender.twilio_auth_token, url=PUBLIC_BASE_URL + path, params=params
+    )
+    return client.post(
+        path,
+        data=urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+        **headers,
+    )

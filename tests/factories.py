@@ -36,7 +36,6 @@ class SenderFactory(factory.django.DjangoModelFactory):
 class ConsoleSenderFactory(SenderFactory):
     provider = "console"
     twilio_account_sid = ""
-    twilio_auth_token = ""
 
 
 class ConversationFactory(factory.django.DjangoModelFactory):

@@ -62,9 +62,15 @@ class FakeTwilio:
                 if not form.get("To", "").startswith("whatsapp:+"):
                     return self._reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
                 sid = "SM" + uuid.uuid4().hex
-                record = {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From"),
-                          "body": form.get("Body", ""), "account_sid": match["sid"],
-                          "status_callback": form.get("StatusCallback")}
+                record = {
+                    "sid": sid,
+                    "status": "queued",
+                    "to": form.get("To"),
+                    "from": form.get("From"),
+                    "body": form.get("Body", ""),
+                    "account_sid": match["sid"],
+                    "status_callback": form.get("StatusCallback"),
+                }
                 with state.lock:
                     state.sent.append(record)
                 return self._reply(201, record)

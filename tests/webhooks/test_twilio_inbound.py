@@ -43,7 +43,9 @@ def test_missing_or_wrong_signature_is_refused_stored_and_not_processed(client, 
     sender = SenderFactory()
     params = twilio_inbound_params(sender=sender, from_number="+966508034010")
 
-    unsigned = client.post("/webhooks/twilio/", data=urlencode(params), content_type="application/x-www-form-urlencoded")
+    unsigned = client.post(
+        "/webhooks/twilio/", data=urlencode(params), content_type="application/x-www-form-urlencoded"
+    )
     forged = signed_post(client, sender=sender, params=params, token="0" * 32)
 
     for response in (unsigned, forged):
@@ -59,10 +61,16 @@ def test_tampered_body_fails_the_signature(client, fake_twilio):
     from conversations.providers import twilio
     from tests.conftest import PUBLIC_BASE_URL
 
-    signature = twilio.sign(auth_token=sender.twilio_auth_token, url=PUBLIC_BASE_URL + "/webhooks/twilio/", params=params)
+    signature = twilio.sign(
+        auth_token=sender.twilio_auth_token, url=PUBLIC_BASE_URL + "/webhooks/twilio/", params=params
+    )
     params["Body"] = "100 shawarma"
-    response = client.post("/webhooks/twilio/", data=urlencode(params),
-                           content_type="application/x-www-form-urlencoded", HTTP_X_TWILIO_SIGNATURE=signature)
+    response = client.post(
+        "/webhooks/twilio/",
+        data=urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+    )
     assert response.status_code == 403
 
 
@@ -74,13 +82,22 @@ def test_signature_behind_a_proxy_uses_the_forwarded_url(client, settings, fake_
 
     public = "https://public.example.com/webhooks/twilio/"
     signature = twilio.sign(auth_token=sender.twilio_auth_token, url=public, params=params)
-    proxied = client.post("/webhooks/twilio/", data=urlencode(params), content_type="application/x-www-form-urlencoded",
-                          HTTP_X_TWILIO_SIGNATURE=signature, HTTP_X_FORWARDED_PROTO="https",
-                          HTTP_X_FORWARDED_HOST="public.example.com")
+    proxied = client.post(
+        "/webhooks/twilio/",
+        data=urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+        HTTP_X_FORWARDED_PROTO="https",
+        HTTP_X_FORWARDED_HOST="public.example.com",
+    )
     assert proxied.status_code == 200
     # The same signature seen without the forwarding headers is for another URL: refused.
-    direct = client.post("/webhooks/twilio/", data=urlencode(params), content_type="application/x-www-form-urlencoded",
-                         HTTP_X_TWILIO_SIGNATURE=signature)
+    direct = client.post(
+        "/webhooks/twilio/",
+        data=urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+    )
     assert direct.status_code == 403
     assert WebhookEvent.objects.order_by("id").first().url == public
 
@@ -135,12 +152,19 @@ def test_two_restaurants_numbers_route_to_two_conversations(client, fake_twilio)
     customer = "+966508034010"
 
     for sender in (first, second):
-        assert signed_post(client, sender=sender, params=twilio_inbound_params(sender=sender, from_number=customer)).status_code == 200
+        assert (
+            signed_post(
+                client, sender=sender, params=twilio_inbound_params(sender=sender, from_number=customer)
+            ).status_code
+            == 200
+        )
 
     conversations = Conversation.objects.order_by("restaurant_id")
     assert [c.restaurant_id for c in conversations] == sorted([first.restaurant_id, second.restaurant_id])
     assert {(m.conversation.restaurant_id, m.restaurant_id) for m in Message.objects.all()} == {
-        (first.restaurant_id, first.restaurant_id), (second.restaurant_id, second.restaurant_id)}
+        (first.restaurant_id, first.restaurant_id),
+        (second.restaurant_id, second.restaurant_id),
+    }
     welcome_by_sender = {s["from"]: s["body"] for s in fake_twilio.sent}
     assert welcome_by_sender == {
         f"whatsapp:{first.phone_number}": first.restaurant.welcome_text_en,

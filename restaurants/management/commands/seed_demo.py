@@ -61,8 +61,14 @@ class Command(BaseCommand):
                 "promo_links": "https://example.com/sufrah/offers",
             },
         )
+        # The console sender's "auth token" signs the simulator's Twilio-format webhooks.
         Sender.objects.get_or_create(
-            phone_number=DEMO_NUMBER, defaults={"restaurant": restaurant, "provider": Provider.CONSOLE}
+            phone_number=DEMO_NUMBER,
+            defaults={
+                "restaurant": restaurant,
+                "provider": Provider.CONSOLE,
+                "twilio_auth_token": secrets.token_hex(16),
+            },
         )
         if not restaurant.categories.exists():
             for position, ((cat_ar, cat_en), items) in enumerate(MENU):
