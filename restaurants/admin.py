@@ -15,6 +15,8 @@ SECRET_FIELDS = ("twilio_auth_token", "meta_access_token", "meta_app_secret")
 class SenderAdminForm(forms.ModelForm):
     """Secrets are write-only: the form never renders them; leaving one blank keeps the stored value."""
 
+    # Wider than the column: "whatsapp:+966 50 803 4010" is accepted and normalised before it is stored.
+    phone_number = forms.CharField(max_length=64, help_text="E.164, e.g. +966508034010 (spaces and 'whatsapp:' ok)")
     twilio_auth_token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
     meta_access_token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
     meta_app_secret = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
@@ -42,9 +44,12 @@ class SenderAdminForm(forms.ModelForm):
             self.fields[name].help_text = f"Stored: {mask(stored)}. Leave blank to keep it." if stored else "Not set."
 
     def clean_phone_number(self) -> str:
-        return sender_number_validate(
-            phone_number=self.cleaned_data.get("phone_number", ""), exclude_pk=self.instance.pk
-        )
+        try:
+            return sender_number_validate(
+                phone_number=self.cleaned_data.get("phone_number", ""), exclude_pk=self.instance.pk
+            )
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["phone_number"]) from None
 
     def _keep_stored(self, name: str) -> str:
         # Blank means "keep what is stored"; the instance still holds the stored value at this point.

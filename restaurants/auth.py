@@ -1,0 +1,148 @@
+"""Dashboard login: JWT access + refresh tokens (simplejwt).
+
+The access token carries the user's restaurants and roles as claims so the dashboard can draw its menus
+without a round trip; the API never trusts them (sufrahbot.permissions reads memberships from the database).
+Refresh rotates: the presented refresh token is blacklisted and a new pair, with freshly read claims, is
+issued. Revoking (logout) blacklists a refresh token; access tokens are short-lived (JWT_ACCESS_MINUTES) and a
+deactivated user or a removed membership loses access at once regardless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from sufrahbot.errors import error_responses
+
+from .models import StaffMembership
+
+
+def token_claims_for(*, user) -> dict[str, Any]:
+    memberships = StaffMembership.objects.filter(user=user).order_by("restaurant_id")
+    return {
+        "username": user.get_username(),
+        "platform_admin": bool(user.is_superuser),
+        "restaurants": [{"id": m.restaurant_id, "role": m.role} for m in memberships],
+    }
+
+
+def token_pair_for(*, user) -> dict[str, str]:
+    refresh = RefreshToken.for_user(user)  # also records it as outstanding, so it can be blacklisted
+    for claim, value in token_claims_for(user=user).items():
+        refresh[claim] = value  # copied into the access token minted from it
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def token_pair_refresh(*, raw_refresh: str) -> dict[str, str]:
+    """Exchange a valid, unrevoked refresh token of an active user for a new pair (the old one is revoked)."""
+    try:
+        refresh = RefreshToken(raw_refresh)  # checks signature, expiry, type and the blacklist
+    except TokenError as exc:
+        raise InvalidToken(str(exc)) from None
+    user = (
+        get_user_model()
+        .objects.filter(**{api_settings.USER_ID_FIELD: refresh.payload.get(api_settings.USER_ID_CLAIM)})
+        .first()
+    )
+    if user is None or not user.is_active:
+        raise exceptions.AuthenticationFailed("No active account found for the given token.", "no_active_account")
+    refresh.blacklist()
+    return token_pair_for(user=user)
+
+
+def token_revoke(*, raw_refresh: str) -> None:
+    try:
+        RefreshToken(raw_refresh).blacklist()
+    except TokenError as exc:
+        raise InvalidToken(str(exc)) from None
+
+
+# --- views -------------------------------------------------------------------------------------------------
+
+TokenPair = inline_serializer(
+    name="TokenPair",
+    fields={
+        "access": serializers.CharField(help_text="Bearer token for the API (short-lived)."),
+        "refresh": serializers.CharField(help_text="Exchange at /api/v1/auth/token/refresh/ for a new pair."),
+    },
+)
+
+
+class TokenObtainInputSerializer(TokenObtainPairSerializer):
+    """username + password; reuses simplejwt's credential check (inactive users are refused)."""
+
+    def validate(self, attrs):
+        super(TokenObtainPairSerializer, self).validate(attrs)  # authenticate only; the tokens are ours
+        return token_pair_for(user=self.user)
+
+
+class TokenObtainApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_token_obtain",
+        summary="Log in: username and password for an access + refresh token pair",
+        description=(
+            "The access token's claims: `user_id`, `username`, `platform_admin`, and `restaurants` "
+            "(a list of `{id, role}`). Send it as `Authorization: Bearer <access>`."
+        ),
+        request=TokenObtainInputSerializer,
+        responses={200: TokenPair, **error_responses(400, 401)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TokenObtainInputSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        return Response(serializer.validated_data)
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class TokenRefreshApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_token_refresh",
+        summary="Exchange a refresh token for a new pair (the presented one is revoked)",
+        request=RefreshInputSerializer,
+        responses={200: TokenPair, **error_responses(400, 401)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(token_pair_refresh(raw_refresh=serializer.validated_data["refresh"]))
+
+
+class TokenRevokeApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_token_revoke",
+        summary="Log out: revoke a refresh token",
+        description="The refresh token is blacklisted; refreshing with it afterwards answers 401.",
+        request=RefreshInputSerializer,
+        responses={204: None, **error_responses(400, 401)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token_revoke(raw_refresh=serializer.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
