@@ -1,0 +1,174 @@
+"""The README's commands, from a fresh clone: `./dev run` starts a working bot on the embedded default and
+on PostgreSQL + Redis; the compose file parses; the lock file pins what pyproject.toml asks for."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fresh_clone(tmp_path: Path) -> Path:
+    target = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True, timeout=120)
+    # Uncommitted work of this checkout is what is being tested: lay it over the clone.
+    tracked = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
+    for rel in tracked:
+        src, dst = ROOT / rel, target / rel
+        if src.is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(src.read_bytes())
+            dst.chmod(src.stat().st_mode)
+    return target
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _start(clone: Path, env: dict, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["./dev", "run", "--port", str(port)],
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_healthy(process: subprocess.Popen, port: int, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError("run exited early:\n" + process.stdout.read())
+        try:
+            if _get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the server did not answer /healthz in time")
+
+
+def _stop(process: subprocess.Popen) -> str:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+    return output
+
+
+def _base_env(tmp_path: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env.update(
+        SUFRAH_VENV=str(Path(sys.executable).parent.parent),
+        SUFRAH_VAR_DIR=str(tmp_path / "var"),
+        PYTHONUNBUFFERED="1",
+        DEMO_STAFF_PASSWORD="demo-pass-123",
+    )
+    return env
+
+
+@pytest.mark.timeout(300)
+def test_run_from_a_fresh_clone_on_the_embedded_default(tmp_path):
+    clone, port = _fresh_clone(tmp_path), _free_port()
+    process = _start(clone, _base_env(tmp_path), port)
+    try:
+        _wait_healthy(process, port)
+        status, login_page = _get(f"http://127.0.0.1:{port}/admin/login/")
+        assert status == 200 and "Django administration" in login_page
+        css = re.search(r'href="(/static/admin/css/[^"]+\.css)"', login_page).group(1)
+        assert _get(f"http://127.0.0.1:{port}{css}")[0] == 200  # admin styles are served with DEBUG off
+        assert _get(f"http://127.0.0.1:{port}/no/such/page")[0] == 404
+    finally:
+        output = _stop(process)
+    assert "Embedded mode" in output and "in-memory layer" in output
+    assert "Staff login: demo / demo-pass-123" in output
+    assert "Created demo restaurant 'sufrah-demo'" in output
+    assert (tmp_path / "var" / "sufrah.sqlite3").exists()
+
+
+@pytest.mark.timeout(300)
+def test_run_on_postgres_and_redis_starts_worker_and_beat(tmp_path):
+    database = f"sufrah_quickstart_{uuid.uuid4().hex[:8]}"
+    admin_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    clone, port = _fresh_clone(tmp_path), _free_port()
+    env = _base_env(tmp_path)
+    env.update(
+        DATABASE_URL=admin_url.rsplit("/", 1)[0] + "/" + database,
+        REDIS_URL="redis://127.0.0.1:6379/9",
+        SECRET_KEY="quickstart-test-secret-key",
+    )
+    process = _start(clone, env, port)
+    try:
+        _wait_healthy(process, port)
+        deadline = time.monotonic() + 60
+        children = ""
+        while time.monotonic() < deadline and not ("worker" in children and "beat" in children):
+            # `./dev run` execs python, so the pid is manage.py's own; the Celery processes are its children.
+            children = subprocess.run(
+                ["ps", "-o", "args=", "--ppid", str(process.pid)], capture_output=True, text=True
+            ).stdout
+            time.sleep(1)
+        assert "celery -A sufrahbot worker" in children and "celery -A sufrahbot beat" in children
+    finally:
+        output = _stop(process)
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    assert "Embedded mode" not in output
+    assert "started a Celery worker" in output
+
+
+def test_docker_compose_file_parses_with_the_services_users_need():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert set(compose["services"]) >= {"web", "worker", "beat", "postgres", "redis"}
+    assert "celery -A sufrahbot worker" in compose["services"]["worker"]["command"]
+    assert "celery -A sufrahbot beat" in compose["services"]["beat"]["command"]
+    assert compose["services"]["web"]["ports"] == ["8000:8000"]
+
+
+def test_every_dependency_in_pyproject_is_pinned_the_same_in_the_lock_file():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    locked = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            locked[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+    for requirement in wanted:
+        name, version = requirement.split("==")
+        name = re.sub(r"\[.*\]", "", name)
+        assert locked.get(re.sub(r"[-_.]+", "-", name).lower()) == version, requirement
