@@ -1,6 +1,12 @@
-"""Websocket routes. The events consumer (dashboard realtime) is added with the API."""
+"""Websocket routes, behind the Origin check and JWT authentication (sufrahbot/ws_auth.py)."""
 
 from channels.routing import URLRouter
+from django.urls import path
 
-websocket_urlpatterns: list = []
-websocket_application = URLRouter(websocket_urlpatterns)
+from .consumers import EventsConsumer
+from .ws_auth import websocket_guard
+
+websocket_urlpatterns = [
+    path("ws/events/", EventsConsumer.as_asgi()),
+]
+websocket_application = websocket_guard(URLRouter(websocket_urlpatterns))

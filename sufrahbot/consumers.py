@@ -1,0 +1,142 @@
+"""The dashboard's live events: one websocket per client, joined to the groups of its restaurants.
+
+Protocol (docs/events.md): on connect the client is subscribed to every restaurant it is a staff member
+of, or to the one named by `?restaurant=<id>`; a {"action": "subscribe", "restaurant": id} frame narrows
+to one restaurant later ({"restaurant": null} widens back to all). The server answers each subscription
+with {"type": "subscribed", "restaurants": [...]} and then forwards every event published with
+`sufrahbot.events.publish` to those restaurants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from restaurants.models import Restaurant, StaffMembership
+
+from .events import restaurant_group
+
+logger = logging.getLogger(__name__)
+
+# Application close codes (4000-4999 are free for applications; they mirror the HTTP statuses).
+CLOSE_BAD_REQUEST = 4400  # `?restaurant=` is not an id
+CLOSE_UNAUTHORIZED = 4401  # missing, invalid or expired token (also sent when the token expires mid-connection)
+CLOSE_FORBIDDEN = 4403  # `?restaurant=` names a restaurant the user does not belong to
+
+
+class Forbidden(Exception):
+    pass
+
+
+@database_sync_to_async
+def _member_restaurant_ids(user) -> list[int]:
+    return sorted(StaffMembership.objects.filter(user=user).values_list("restaurant_id", flat=True))
+
+
+@database_sync_to_async
+def _may_watch(user, restaurant_id: int) -> bool:
+    # Read from the database on every request: the client's word (or a token claim) is never trusted.
+    if user.is_superuser:
+        return Restaurant.objects.filter(pk=restaurant_id).exists()
+    return StaffMembership.objects.filter(user=user, restaurant_id=restaurant_id).exists()
+
+
+def _restaurant_id(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        restaurant_id = int(value)
+    except (TypeError, ValueError):
+        return None
+    return restaurant_id if restaurant_id > 0 else None
+
+
+class EventsConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.user = self.scope["user"]
+        self.restaurant_ids: list[int] = []
+        self._expiry_task: asyncio.Task | None = None
+        # Accept before closing: a close sent before accept becomes an HTTP 403 and the browser never sees
+        # the code. Echo the subprotocol the token came in, or browsers fail the handshake.
+        await self.accept(subprotocol=self.scope.get("accept_subprotocol"))
+        if not self.user.is_authenticated:
+            logger.info("websocket refused", extra={"reason": self.scope.get("auth_error")})
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        requested = (query.get("restaurant") or [None])[0]
+        if requested is None:
+            await self._subscribe(await _member_restaurant_ids(self.user))
+        else:
+            restaurant_id = _restaurant_id(requested)
+            if restaurant_id is None:
+                await self.close(code=CLOSE_BAD_REQUEST)
+                return
+            if not await _may_watch(self.user, restaurant_id):
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+            await self._subscribe([restaurant_id])
+        expires_at = self.scope.get("token_expires_at")
+        if expires_at is not None:
+            self._expiry_task = asyncio.create_task(self._close_at(expires_at))
+
+    async def disconnect(self, code):
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict) or content.get("action") != "subscribe":
+            await self._error("bad_request", 'Unknown frame: send {"action": "subscribe", "restaurant": id}.')
+            return
+        if content.get("restaurant") is None:
+            await self._subscribe(await _member_restaurant_ids(self.user))
+            return
+        restaurant_id = _restaurant_id(content.get("restaurant"))
+        if restaurant_id is None:
+            await self._error("bad_request", "`restaurant` must be a restaurant id.")
+        elif not await _may_watch(self.user, restaurant_id):
+            # The current subscription is kept; only the request is refused.
+            await self._error("forbidden", "You are not a member of this restaurant.", restaurant=restaurant_id)
+        else:
+            await self._subscribe([restaurant_id])
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            content = await self.decode_json(text_data) if text_data else None
+        except ValueError:
+            content = None
+        if content is None:
+            await self._error("bad_request", "Frames must be JSON text.")
+            return
+        await self.receive_json(content, **kwargs)
+
+    async def event_push(self, message):
+        """A group message from sufrahbot.events.publish: forward the event as it is."""
+        await self.send_json(message["event"])
+
+    async def _subscribe(self, restaurant_ids: list[int]) -> None:
+        wanted = {restaurant_group(rid) for rid in restaurant_ids}
+        for group in set(self.groups) - wanted:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in wanted - set(self.groups):
+            await self.channel_layer.group_add(group, self.channel_name)
+        # self.groups is what the base class leaves on disconnect.
+        self.groups = sorted(wanted)
+        self.restaurant_ids = sorted(set(restaurant_ids))
+        await self.send_json({"type": "subscribed", "restaurants": self.restaurant_ids})
+
+    async def _error(self, code: str, message: str, **details) -> None:
+        await self.send_json({"type": "error", "error": {"code": code, "message": message, "details": details}})
+
+    async def _close_at(self, expires_at: float) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        # Stop events at once, before the client's disconnect comes back; it reconnects with a fresh token.
+        for group in self.groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups = []
+        await self.close(code=CLOSE_UNAUTHORIZED)
