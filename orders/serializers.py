@@ -1,0 +1,45 @@
+"""Plain-dict shapes of orders, shared by realtime events and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Order, OrderItem
+
+
+def order_item_data(item: OrderItem) -> dict[str, Any]:
+    return {
+        "id": item.pk,
+        "menu_item_id": item.menu_item_id,
+        "name_ar": item.name_ar,
+        "name_en": item.name_en,
+        "unit_price": str(item.unit_price),
+        "quantity": item.quantity,
+        "line_total": str(item.line_total),
+    }
+
+
+def order_event_data(order: Order) -> dict[str, Any]:
+    """JSON-safe: money as strings (exact decimals), times as ISO 8601."""
+    return {
+        "id": order.pk,
+        "number": order.number,
+        "restaurant_id": order.restaurant_id,
+        "conversation_id": order.conversation_id,
+        "customer_phone": order.conversation.customer_phone,
+        "customer_name": order.conversation.customer_name,
+        "status": order.status,
+        "fulfilment": order.fulfilment,
+        "address": order.address,
+        "latitude": order.latitude,
+        "longitude": order.longitude,
+        "notes": order.notes,
+        "subtotal": str(order.subtotal),
+        "delivery_fee": str(order.delivery_fee),
+        "total": str(order.total),
+        "currency": order.currency,
+        "language": order.language,
+        "items": [order_item_data(item) for item in order.items.all()],
+        "created_at": order.created_at.isoformat() if order.created_at else None,
+        "updated_at": order.updated_at.isoformat() if order.updated_at else None,
+    }
