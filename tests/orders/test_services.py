@@ -71,7 +71,12 @@ def test_placing_snapshots_the_menu_computes_totals_and_confirms_in_the_customer
         Decimal("72.50"),
         "SAR",
     )
-    assert (order.address, order.latitude, order.longitude, order.notes) == ("12 King Fahd Rd", 24.71, 46.67, "No onions")
+    assert (order.address, order.latitude, order.longitude, order.notes) == (
+        "12 King Fahd Rd",
+        24.71,
+        46.67,
+        "No onions",
+    )
     assert [(i.name_en, i.name_ar, i.unit_price, i.quantity, i.line_total) for i in order.items.all()] == [
         ("Shawarma", "شاورما", Decimal("25.00"), 2, Decimal("50.00")),
         ("Juice", "عصير", Decimal("12.50"), 1, Decimal("12.50")),
