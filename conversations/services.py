@@ -16,7 +16,7 @@ from restaurants.models import Sender
 from sufrahbot.events import publish
 
 from .content import InboundMessage, OutboundContent, SendError
-from .models import FINAL_STATUSES, STATUS_RANK, Conversation, Message, MessageStatus
+from .models import FINAL_STATUSES, STATUS_RANK, BotSession, Conversation, Message, MessageStatus
 from .providers import provider_for
 from .ratelimit import limiter
 from .serializers import conversation_event_data, message_event_data
@@ -155,6 +155,8 @@ def message_send(
                 Conversation.objects.filter(pk=conversation.pk, first_response_at__isnull=True).update(
                     first_response_at=message.created_at
                 )
+                # A person answering takes the conversation over: the bot stays quiet until resumed.
+                conversation_handoff(conversation=conversation, by=sent_by)
             transaction.on_commit(lambda: send_message.delay(message.pk))
     return message
 
@@ -298,3 +300,53 @@ def message_status_update(
         message = Message.objects.get(provider=provider, provider_message_id=provider_message_id)
         publish(message.restaurant_id, {"type": "message.status", "message": message_event_data(message)})
     return True
+
+
+# --- the bot and the people (handoff) -----------------------------------------------------------------
+
+
+def conversation_handoff(*, conversation: Conversation, by=None) -> Conversation:
+    """Hand the conversation to staff: the bot says nothing in it until someone resumes it."""
+    return _bot_paused_set(conversation=conversation, paused=True, by=by)
+
+
+def conversation_bot_resume(*, conversation: Conversation, by=None) -> Conversation:
+    """Give the conversation back to the bot; it answers the customer's next message."""
+    return _bot_paused_set(conversation=conversation, paused=False, by=by)
+
+
+def _bot_paused_set(*, conversation: Conversation, paused: bool, by) -> Conversation:
+    with transaction.atomic():
+        changed = Conversation.objects.filter(pk=conversation.pk, bot_paused=not paused).update(bot_paused=paused)
+        conversation.bot_paused = paused
+        if changed:
+            conversation.refresh_from_db()
+            publish(
+                conversation.restaurant_id,
+                {"type": "conversation.updated", "conversation": conversation_event_data(conversation)},
+            )
+            logger.info(
+                "bot paused" if paused else "bot resumed",
+                extra={"conversation_id": conversation.pk, "by_user_id": getattr(by, "pk", None)},
+            )
+    return conversation
+
+
+def conversation_language_set(*, conversation: Conversation, language: str) -> Conversation:
+    """The language the bot speaks with this customer (the bot's own session follows it)."""
+    if language not in ("ar", "en"):
+        raise ValueError(f"unsupported language {language!r}")
+    with transaction.atomic():
+        changed = Conversation.objects.filter(pk=conversation.pk).exclude(language=language).update(language=language)
+        conversation.language = language
+        session = BotSession.objects.select_for_update().filter(conversation=conversation).first()
+        if session is not None and session.state.get("lang") != language:
+            session.state = {**session.state, "lang": language}
+            session.save(update_fields=["state", "updated_at"])
+        if changed:
+            conversation.refresh_from_db()
+            publish(
+                conversation.restaurant_id,
+                {"type": "conversation.updated", "conversation": conversation_event_data(conversation)},
+            )
+    return conversation

@@ -1,0 +1,810 @@
+"""The ordering bot's brain: (stored session, one inbound message, plain context) → (new session, messages, actions).
+
+Pure Python: no ORM, no request, no clock of its own (`now` is passed in). The driver (conversations/replies.py)
+loads the context, runs `handle`, executes the actions through the services, feeds results back through
+`handle_outcome` and stores the session, which is plain JSON so a restart continues where the customer was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ..content import (
+    MAX_BUTTON_TITLE,
+    MAX_INTERACTIVE_BODY,
+    MAX_LIST_BUTTON_LABEL,
+    MAX_LIST_ROWS,
+    MAX_ROW_DESCRIPTION,
+    MAX_ROW_TITLE,
+    MAX_TEXT_BODY,
+    Button,
+    InboundMessage,
+    ListRow,
+    ListSection,
+    OutboundContent,
+)
+from ..language import detect_language
+from . import texts
+from .parsing import fit, fit_text, keyword, normalize, parse_number
+from .texts import t
+
+SESSION_VERSION = 1
+MAX_QUANTITY = 50
+MAX_CART_LINES = 10
+QUICK_QUANTITIES = (1, 2, 3)
+PAGE_SIZE_WHEN_PAGED = MAX_LIST_ROWS - 1  # one row is kept for "More"
+MAX_ADDRESS = 500
+LANGUAGES = ("ar", "en")
+STEPS = ("start", "welcome", "categories", "items", "quantity", "cart", "fulfilment", "address", "confirm")
+
+
+# --- plain data the driver fills in -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MenuItemData:
+    id: int
+    name_ar: str
+    name_en: str
+    price: Decimal
+    description_ar: str = ""
+    description_en: str = ""
+
+    def name(self, language: str) -> str:
+        return (self.name_ar if language == "ar" else self.name_en) or self.name_en or self.name_ar
+
+    def description(self, language: str) -> str:
+        return self.description_ar if language == "ar" else self.description_en
+
+
+@dataclass(frozen=True)
+class CategoryData:
+    id: int
+    name_ar: str
+    name_en: str
+    items: tuple[MenuItemData, ...] = ()
+
+    def name(self, language: str) -> str:
+        return (self.name_ar if language == "ar" else self.name_en) or self.name_en or self.name_ar
+
+
+@dataclass(frozen=True)
+class RecentOrder:
+    id: int
+    number: int
+    status: str
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class BotContext:
+    restaurant_name_ar: str
+    restaurant_name_en: str
+    welcome_text_ar: str
+    welcome_text_en: str
+    currency: str = "SAR"
+    delivery_fee: Decimal = Decimal("0")
+    default_language: str = "ar"
+    support_contact: str = ""
+    session_timeout_minutes: int = 120  # 0: sessions never expire
+    menu: tuple[CategoryData, ...] = ()
+    recent_orders: tuple[RecentOrder, ...] = ()
+    # (id, title) of the options of the last message the customer got, as numbered on text-only channels.
+    last_options: tuple[tuple[str, str], ...] = ()
+    conversation_language: str = ""
+
+    def restaurant_name(self, language: str) -> str:
+        return self.restaurant_name_ar if language == "ar" else self.restaurant_name_en
+
+    def welcome_text(self, language: str) -> str:
+        return (self.welcome_text_ar if language == "ar" else self.welcome_text_en) or self.restaurant_name(language)
+
+
+# --- what the engine asks the driver to do ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    lines: tuple[tuple[int, int], ...]  # (menu item id, quantity)
+    fulfilment: str  # delivery | pickup
+    address: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class RecordRating:
+    order_id: int
+    stars: int
+
+
+@dataclass(frozen=True)
+class RatingLater:
+    order_id: int
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Pause the bot for this conversation: staff take over until they resume it."""
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    language: str
+
+
+Action = PlaceOrder | RecordRating | RatingLater | Handoff | SetLanguage
+
+
+# --- what the driver reports back -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    order_id: int
+    number: int
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class ActionFailed:
+    action: Action
+    reason: str = ""
+
+
+Outcome = OrderPlaced | ActionFailed
+
+
+@dataclass
+class BotResult:
+    session: dict[str, Any]
+    outbound: list[OutboundContent] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+
+
+# --- the session (plain JSON) -----------------------------------------------------------------------------
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def load_session(raw: Any) -> dict[str, Any]:
+    """A well-formed session from whatever was stored (a corrupt or older one yields sane defaults)."""
+    raw = raw if isinstance(raw, dict) else {}
+    cart = []
+    for line in raw.get("cart") or []:
+        if isinstance(line, list | tuple) and len(line) == 2:
+            item_id, quantity = _int_or_none(line[0]), _int_or_none(line[1])
+            if item_id is not None and quantity is not None and 1 <= quantity <= MAX_QUANTITY:
+                cart.append([item_id, quantity])
+    fulfilment = raw.get("fulfilment")
+    return {
+        "v": SESSION_VERSION,
+        "step": raw.get("step") if raw.get("step") in STEPS else "start",
+        "lang": raw.get("lang") if raw.get("lang") in LANGUAGES else "",
+        "cart": cart[:MAX_CART_LINES],
+        "category": _int_or_none(raw.get("category")),
+        "page": max(_int_or_none(raw.get("page")) or 0, 0),
+        "item": _int_or_none(raw.get("item")),
+        "fulfilment": fulfilment if fulfilment in ("delivery", "pickup") else "",
+        "address": raw.get("address") if isinstance(raw.get("address"), str) else "",
+        "lat": _float_or_none(raw.get("lat")),
+        "lon": _float_or_none(raw.get("lon")),
+        "at": raw.get("at") if isinstance(raw.get("at"), str) else "",
+    }
+
+
+def _reset_order(s: dict[str, Any]) -> None:
+    s.update(step="start", cart=[], category=None, page=0, item=None, fulfilment="", address="", lat=None, lon=None)
+
+
+def _is_stale(s: dict[str, Any], context: BotContext, now: datetime) -> bool:
+    if not context.session_timeout_minutes or not s["at"]:
+        return False
+    if s["step"] in ("start", "welcome") and not s["cart"]:
+        return False  # nothing to lose: no need to apologise for a restart
+    try:
+        last = datetime.fromisoformat(s["at"])
+        return now - last > timedelta(minutes=context.session_timeout_minutes)
+    except (ValueError, TypeError):
+        return True
+
+
+# --- the conversation -------------------------------------------------------------------------------------
+
+
+def handle(session: dict[str, Any] | None, inbound: InboundMessage, context: BotContext, now: datetime) -> BotResult:
+    """Answer one inbound message. Always at least one message back, unless the reply is an action's
+    (a rating: the orders app thanks the customer itself)."""
+    s = load_session(session)
+    turn = _Turn(s, context)
+    stale = _is_stale(s, context, now)
+    if stale:
+        _reset_order(s)
+    text = inbound.text or ""
+    typed = text if not inbound.reply_id else ""
+    word = keyword(typed) if typed else None
+
+    switched = _choose_language(s, context, typed=typed, word=word)
+    choice = _resolve_choice(inbound, context.last_options, typed)
+
+    if choice.startswith("rate:") and turn.on_rating(choice):
+        pass
+    elif stale:
+        turn.welcome(notice=t("session_expired", s["lang"]))
+    elif switched:
+        turn.render_step(notice=t("language_switched", s["lang"]))
+    elif choice and turn.on_choice(choice):
+        pass
+    elif word and turn.on_keyword(word):
+        pass
+    else:
+        turn.on_free_input(inbound, typed)
+
+    s["at"] = now.isoformat()
+    if s["lang"] != context.conversation_language:
+        turn.actions.insert(0, SetLanguage(language=s["lang"]))
+    return BotResult(session=s, outbound=turn.outbound, actions=turn.actions)
+
+
+def handle_outcome(session: dict[str, Any], outcome: Outcome, context: BotContext, now: datetime) -> BotResult:
+    """What to tell the customer once the driver has carried out an action."""
+    s = load_session(session)
+    turn = _Turn(s, context)
+    lang = s["lang"] or context.default_language
+    if isinstance(outcome, OrderPlaced):
+        _reset_order(s)
+        amount = texts.money(outcome.total, context.currency, lang)
+        turn.send(OutboundContent.text(t("order_placed", lang, number=outcome.number, amount=amount)))
+    elif isinstance(outcome, ActionFailed) and isinstance(outcome.action, PlaceOrder):
+        turn.cart(notice=t("order_failed", lang))
+    elif isinstance(outcome, ActionFailed) and isinstance(outcome.action, RecordRating):
+        turn.send(OutboundContent.text(t("rate_failed", lang)))
+    s["at"] = now.isoformat()
+    return BotResult(session=s, outbound=turn.outbound, actions=turn.actions)
+
+
+def fallback_reply(language: str) -> OutboundContent:
+    """What the driver sends if the engine itself ever fails: never silence."""
+    return OutboundContent.text(t("bot_error", language if language in LANGUAGES else "ar"))
+
+
+def _choose_language(s: dict[str, Any], context: BotContext, *, typed: str, word: str | None) -> bool:
+    """Set the session language; True when the customer asked to switch."""
+    if word in ("english", "arabic"):
+        s["lang"] = "en" if word == "english" else "ar"
+        return True
+    if not s["lang"]:
+        # A first message decides on whatever it shows ("hi" is English); later ones need more to switch.
+        fallback = context.conversation_language or context.default_language
+        s["lang"] = detect_language(typed) or (fallback if fallback in LANGUAGES else "ar")
+    elif detected := _clear_language(typed):
+        s["lang"] = detected
+    return False
+
+
+def _clear_language(text: str) -> str | None:
+    """The language of a typed message when there is enough of it to tell (three letters or more), so a
+    stray "ok" does not flip an Arabic conversation to English."""
+    language = detect_language(text)
+    if language is None:
+        return None
+    letters = sum(1 for ch in text if ch.isalpha())
+    return language if letters >= 3 else None
+
+
+def _resolve_choice(inbound: InboundMessage, last_options: tuple[tuple[str, str], ...], typed: str) -> str:
+    """The option id the customer picked: a tapped reply, a typed number, or a typed option title."""
+    if inbound.reply_id:
+        return inbound.reply_id.strip()
+    if not typed:
+        return ""
+    number = parse_number(typed)
+    if number is not None:
+        if 1 <= number <= len(last_options):
+            return last_options[number - 1][0]
+        # The rating prompt says "1 to 5" but shows three buttons: 4 or 5 typed there are stars.
+        rate_now = next((oid for oid, _ in last_options if oid.startswith("rate:now:")), "")
+        if rate_now and 1 <= number <= 5:
+            return f"rate:stars:{rate_now.removeprefix('rate:now:')}:{number}"
+        return ""
+    wanted = normalize(typed)
+    for option_id, title in last_options:
+        if wanted and normalize(title) == wanted:
+            return option_id
+    return ""
+
+
+def _id_parts(choice: str, prefix: str, count: int) -> list[int] | None:
+    """The integer parts of an id like "items:page:3:1" after `prefix`, or None when malformed."""
+    if not choice.startswith(prefix):
+        return None
+    parts = choice[len(prefix) :].split(":")
+    if len(parts) != count or not all(p.isascii() and p.isdigit() and len(p) <= 12 for p in parts):
+        return None
+    return [int(p) for p in parts]
+
+
+class _Turn:
+    """One turn of the conversation: collects the messages and actions while steps render themselves."""
+
+    def __init__(self, s: dict[str, Any], context: BotContext):
+        self.s = s
+        self.context = context
+        self.outbound: list[OutboundContent] = []
+        self.actions: list[Action] = []
+        self.categories = tuple(c for c in context.menu if c.items)
+        self.items_by_id = {item.id: item for c in self.categories for item in c.items}
+        # Dishes that left the menu since they were added leave the cart now; the customer is told once.
+        kept = [line for line in s["cart"] if line[0] in self.items_by_id]
+        self.dropped = len(kept) != len(s["cart"])
+        s["cart"] = kept
+
+    @property
+    def lang(self) -> str:
+        return self.s["lang"] or self.context.default_language
+
+    def money(self, amount: Decimal) -> str:
+        return texts.money(amount, self.context.currency, self.lang)
+
+    def send(self, content: OutboundContent) -> None:
+        if self.dropped:
+            self.dropped = False
+            self.outbound.append(OutboundContent.text(t("items_dropped", self.lang)))
+        self.outbound.append(content)
+
+    # --- dispatch ---
+
+    def on_choice(self, choice: str) -> bool:
+        s = self.s
+        simple = {
+            "menu:order": lambda: self.start_ordering(),
+            "menu:orders": lambda: self.my_orders(),
+            "menu:help": lambda: self.handoff(),
+            "cart:add": lambda: self.categories_list(),
+            "cart:checkout": lambda: self.checkout(),
+            "cart:clear": lambda: self.clear_cart(),
+            "cart:view": lambda: self.cart(),
+            "ful:delivery": lambda: self.choose_fulfilment("delivery"),
+            "ful:pickup": lambda: self.choose_fulfilment("pickup"),
+            "order:confirm": lambda: self.confirm(),
+            "order:edit": lambda: self.cart(),
+            "order:cancel": lambda: self.cancel(),
+        }
+        if choice in simple:
+            simple[choice]()
+            return True
+        if (parts := _id_parts(choice, "cats:page:", 1)) is not None:
+            self.categories_list(page=parts[0])
+            return True
+        if (parts := _id_parts(choice, "cat:", 1)) is not None:
+            self.items_list(category_id=parts[0], page=0)
+            return True
+        if (parts := _id_parts(choice, "items:page:", 2)) is not None:
+            self.items_list(category_id=parts[0], page=parts[1])
+            return True
+        if (parts := _id_parts(choice, "item:", 1)) is not None:
+            self.ask_quantity(item_id=parts[0])
+            return True
+        if (parts := _id_parts(choice, "qty:", 1)) is not None:
+            if s["item"] in self.items_by_id:
+                self.add_to_cart(parts[0])
+            else:
+                self.render_step(notice=t("not_understood", self.lang))
+            return True
+        return False
+
+    def on_rating(self, choice: str) -> bool:
+        if (parts := _id_parts(choice, "rate:now:", 1)) is not None:
+            self.stars_list(order_id=parts[0])
+            return True
+        if (parts := _id_parts(choice, "rate:later:", 1)) is not None:
+            self.actions.append(RatingLater(order_id=parts[0]))
+            self.send(OutboundContent.text(t("rate_later_ack", self.lang)))
+            return True
+        if _id_parts(choice, "rate:help:", 1) is not None:
+            self.handoff()
+            return True
+        if (parts := _id_parts(choice, "rate:stars:", 2)) is not None and 1 <= parts[1] <= 5:
+            self.actions.append(RecordRating(order_id=parts[0], stars=parts[1]))
+            return True
+        return False
+
+    def on_keyword(self, word: str) -> bool:
+        step = self.s["step"]
+        if word == "cancel":
+            self.cancel()
+        elif word == "menu":
+            self.start_ordering()
+        elif word == "cart":
+            self.cart()
+        elif word == "help":
+            self.handoff()
+        elif word == "orders":
+            self.my_orders()
+        elif word == "more" and step == "items":
+            self.items_list(category_id=self.s["category"], page=self.s["page"] + 1, notice_at_end=True)
+        elif word == "more" and step == "categories":
+            self.categories_list(page=self.s["page"] + 1)
+        elif word == "yes" and step == "confirm":
+            self.confirm()
+        elif word == "no" and step == "confirm":
+            self.cart()
+        else:
+            return False
+        return True
+
+    def on_free_input(self, inbound: InboundMessage, typed: str) -> None:
+        s, lang = self.s, self.lang
+        step = s["step"]
+        if step == "start":
+            self.welcome()
+            return
+        if step == "quantity" and (number := parse_number(typed)) is not None:
+            if 1 <= number <= MAX_QUANTITY and s["item"] in self.items_by_id:
+                self.add_to_cart(number)
+            else:
+                self.ask_quantity(s["item"], notice=t("not_understood_quantity", lang, max=MAX_QUANTITY))
+            return
+        if inbound.kind == "location" and inbound.latitude is not None and step in ("fulfilment", "address"):
+            s.update(fulfilment="delivery", lat=inbound.latitude, lon=inbound.longitude)
+            s["address"] = fit_text(inbound.address, MAX_ADDRESS)
+            self.summary()
+            return
+        if step == "address":
+            address = fit_text(typed, MAX_ADDRESS)
+            if sum(ch.isalnum() for ch in address) >= 3 and parse_number(address) is None:
+                s.update(address=address, lat=None, lon=None)
+                self.summary()
+            else:
+                self.ask_address(notice=t("not_understood_address", lang))
+            return
+        if step in ("welcome", "categories", "items") and typed and self.pick_by_name(typed):
+            return
+        self.render_step(notice=t("not_understood", lang))
+
+    def pick_by_name(self, typed: str) -> bool:
+        """A dish or category typed by name (either language) is as good as picking it."""
+        wanted = normalize(typed)
+        for category in self.categories:
+            if wanted in (normalize(category.name_ar), normalize(category.name_en)):
+                self.items_list(category_id=category.id, page=0)
+                return True
+            for item in category.items:
+                if wanted in (normalize(item.name_ar), normalize(item.name_en)):
+                    self.ask_quantity(item.id)
+                    return True
+        return False
+
+    # --- steps ---
+
+    def render_step(self, notice: str = "") -> None:
+        s = self.s
+        step = s["step"]
+        if step == "categories":
+            self.categories_list(page=s["page"], notice=notice)
+        elif step == "items":
+            self.items_list(category_id=s["category"], page=s["page"], notice=notice)
+        elif step == "quantity":
+            self.ask_quantity(s["item"], notice=notice)
+        elif step == "cart":
+            self.cart(notice=notice)
+        elif step == "fulfilment":
+            self.ask_fulfilment(notice=notice)
+        elif step == "address":
+            self.ask_address(notice=notice)
+        elif step == "confirm":
+            self.summary(notice=notice)
+        else:
+            self.welcome(notice=notice)
+
+    def welcome(self, notice: str = "") -> None:
+        lang = self.lang
+        self.s["step"] = "welcome"
+        self.send(
+            _buttons(
+                _with_notice(notice, self.context.welcome_text(lang)),
+                [
+                    ("menu:order", t("btn_order", lang)),
+                    ("menu:orders", t("btn_my_orders", lang)),
+                    ("menu:help", t("btn_help", lang)),
+                ],
+                footer=t("welcome_footer", lang),
+            )
+        )
+
+    def start_ordering(self) -> None:
+        if len(self.categories) == 1:
+            self.items_list(category_id=self.categories[0].id, page=0)
+        else:
+            self.categories_list()
+
+    def categories_list(self, page: int = 0, notice: str = "") -> None:
+        lang = self.lang
+        if not self.categories:
+            self.welcome(notice=_join(notice, t("menu_empty", lang)))
+            return
+        rows = [ListRow(id=f"cat:{c.id}", title=fit(c.name(lang), MAX_ROW_TITLE)) for c in self.categories]
+        rows, page = _page(rows, page, lambda n: ListRow(id=f"cats:page:{n}", title=t("row_more", lang)))
+        self.s.update(step="categories", page=page, category=None)
+        self.send(
+            _list(
+                _with_notice(notice, t("choose_category", lang)),
+                rows,
+                label=t("list_categories", lang),
+                footer=t("tips", lang),
+            )
+        )
+
+    def items_list(self, *, category_id: int | None, page: int, notice: str = "", notice_at_end: bool = False) -> None:
+        lang = self.lang
+        category = next((c for c in self.categories if c.id == category_id), None)
+        if category is None:
+            self.categories_list(notice=notice or t("not_understood", lang))
+            return
+        rows = [
+            ListRow(
+                id=f"item:{item.id}",
+                title=fit(item.name(lang), MAX_ROW_TITLE),
+                description=fit(
+                    " · ".join(p for p in (self.money(item.price), item.description(lang)) if p), MAX_ROW_DESCRIPTION
+                ),
+            )
+            for item in category.items
+        ]
+        last_page = max((len(rows) - 1) // PAGE_SIZE_WHEN_PAGED, 0) if len(rows) > MAX_LIST_ROWS else 0
+        if notice_at_end and page > last_page:
+            notice, page = t("no_more_pages", lang), 0
+        rows, page = _page(rows, page, lambda n: ListRow(id=f"items:page:{category.id}:{n}", title=t("row_more", lang)))
+        self.s.update(step="items", category=category.id, page=page)
+        body = t("choose_item", lang, category=fit(category.name(lang), 100))
+        self.send(_list(_with_notice(notice, body), rows, label=t("list_items", lang)))
+
+    def ask_quantity(self, item_id: int | None, notice: str = "") -> None:
+        lang = self.lang
+        item = self.items_by_id.get(item_id) if item_id is not None else None
+        if item is None:
+            self.categories_list(notice=notice or t("not_understood", lang))
+            return
+        self.s.update(step="quantity", item=item.id)
+        body = t("ask_quantity", lang, item=fit(item.name(lang), 100), price=self.money(item.price), max=MAX_QUANTITY)
+        self.send(_buttons(_with_notice(notice, body), [(f"qty:{n}", str(n)) for n in QUICK_QUANTITIES]))
+
+    def add_to_cart(self, quantity: int) -> None:
+        s, lang = self.s, self.lang
+        item = self.items_by_id[s["item"]]
+        if not 1 <= quantity <= MAX_QUANTITY:
+            self.ask_quantity(item.id, notice=t("not_understood_quantity", lang, max=MAX_QUANTITY))
+            return
+        for line in s["cart"]:
+            if line[0] == item.id:
+                line[1] = min(line[1] + quantity, MAX_QUANTITY)
+                break
+        else:
+            if len(s["cart"]) >= MAX_CART_LINES:
+                s["item"] = None
+                self.cart(notice=t("cart_full", lang, max=MAX_CART_LINES))
+                return
+            s["cart"].append([item.id, quantity])
+        s["item"] = None
+        self.cart(notice=t("added_to_cart", lang, quantity=quantity, item=fit(item.name(lang), 100)))
+
+    def _cart_lines(self) -> tuple[list[str], Decimal]:
+        """Readable cart lines and the subtotal."""
+        lines, subtotal = [], Decimal("0")
+        for item_id, quantity in self.s["cart"]:
+            item = self.items_by_id[item_id]
+            amount = item.price * quantity
+            subtotal += amount
+            lines.append(f"{quantity} × {fit(item.name(self.lang), 40)} — {self.money(amount)}")
+        return lines, subtotal
+
+    def cart(self, notice: str = "") -> None:
+        lang = self.lang
+        lines, subtotal = self._cart_lines()
+        if not lines:
+            self.categories_list(notice=_join(notice, t("cart_empty", lang)))
+            return
+        self.s.update(step="cart", item=None)
+        body = "\n".join([t("cart_title", lang), *lines, "", t("cart_subtotal", lang, amount=self.money(subtotal))])
+        self.send(
+            _buttons(
+                _with_notice(notice, body),
+                [
+                    ("cart:add", t("btn_add_more", lang)),
+                    ("cart:checkout", t("btn_checkout", lang)),
+                    ("cart:clear", t("btn_clear", lang)),
+                ],
+            )
+        )
+
+    def checkout(self) -> None:
+        if not self.s["cart"] or self.dropped:
+            self.cart()  # shows what is left (or that nothing is) before going on
+            return
+        self.ask_fulfilment()
+
+    def ask_fulfilment(self, notice: str = "") -> None:
+        lang = self.lang
+        if not self.s["cart"]:
+            self.cart(notice=notice)
+            return
+        self.s["step"] = "fulfilment"
+        self.send(
+            _buttons(
+                _with_notice(notice, t("ask_fulfilment", lang)),
+                [
+                    ("ful:delivery", t("btn_delivery", lang)),
+                    ("ful:pickup", t("btn_pickup", lang)),
+                    ("order:cancel", t("btn_cancel", lang)),
+                ],
+            )
+        )
+
+    def choose_fulfilment(self, fulfilment: str) -> None:
+        if not self.s["cart"]:
+            self.cart()
+            return
+        self.s.update(fulfilment=fulfilment, address="", lat=None, lon=None)
+        if fulfilment == "delivery":
+            self.ask_address()
+        else:
+            self.summary()
+
+    def ask_address(self, notice: str = "") -> None:
+        self.s.update(step="address", fulfilment="delivery")
+        self.send(OutboundContent.text(_with_notice(notice, t("ask_address", self.lang), limit=MAX_TEXT_BODY)))
+
+    def _delivery_ready(self) -> bool:
+        s = self.s
+        if s["fulfilment"] == "pickup":
+            return True
+        return s["fulfilment"] == "delivery" and (bool(s["address"]) or s["lat"] is not None)
+
+    def summary(self, notice: str = "") -> None:
+        s, lang = self.s, self.lang
+        lines, subtotal = self._cart_lines()
+        if not lines:
+            self.cart(notice=notice)
+            return
+        if not self._delivery_ready():
+            self.ask_fulfilment(notice=notice)
+            return
+        s["step"] = "confirm"
+        fee = self.context.delivery_fee if s["fulfilment"] == "delivery" else Decimal("0")
+        parts = [t("summary_title", lang, restaurant=self.context.restaurant_name(lang)), *lines, ""]
+        parts.append(t("cart_subtotal", lang, amount=self.money(subtotal)))
+        if s["fulfilment"] == "delivery":
+            parts.append(t("summary_delivery_fee", lang, amount=self.money(fee)))
+        parts.append(t("summary_total", lang, amount=self.money(subtotal + fee)))
+        if s["fulfilment"] == "delivery":
+            where = fit(s["address"], 200) if s["address"] else t("summary_location", lang)
+            parts.append(t("summary_delivery_to", lang, address=where))
+        else:
+            parts.append(t("summary_pickup", lang))
+        parts += ["", t("summary_confirm", lang)]
+        self.send(
+            _buttons(
+                _with_notice(notice, "\n".join(parts)),
+                [
+                    ("order:confirm", t("btn_confirm", lang)),
+                    ("order:edit", t("btn_edit_cart", lang)),
+                    ("order:cancel", t("btn_cancel", lang)),
+                ],
+            )
+        )
+
+    def confirm(self) -> None:
+        s = self.s
+        if self.dropped and s["cart"]:
+            self.summary()  # the order changed under them: show the new summary before placing anything
+            return
+        if s["step"] != "confirm" or not s["cart"] or not self._delivery_ready():
+            self.render_step(notice=t("not_understood", self.lang))
+            return
+        self.actions.append(
+            PlaceOrder(
+                lines=tuple((item_id, quantity) for item_id, quantity in s["cart"]),
+                fulfilment=s["fulfilment"],
+                address=s["address"] if s["fulfilment"] == "delivery" else "",
+                latitude=s["lat"] if s["fulfilment"] == "delivery" else None,
+                longitude=s["lon"] if s["fulfilment"] == "delivery" else None,
+            )
+        )
+
+    def clear_cart(self) -> None:
+        _reset_order(self.s)
+        self.welcome(notice=t("cart_cleared", self.lang))
+
+    def cancel(self) -> None:
+        _reset_order(self.s)
+        self.welcome(notice=t("order_cancelled", self.lang))
+
+    def my_orders(self) -> None:
+        lang = self.lang
+        orders = self.context.recent_orders[:5]
+        if orders:
+            lines = [t("my_orders_title", lang)] + [
+                t(
+                    "my_orders_line",
+                    lang,
+                    number=o.number,
+                    status=texts.status_label(o.status, lang),
+                    amount=self.money(o.total),
+                )
+                for o in orders
+            ]
+        else:
+            lines = [t("my_orders_none", lang)]
+        self.s["step"] = "welcome"
+        body = "\n".join([*lines, "", t("what_next", lang)])
+        self.send(_buttons(body, [("menu:order", t("btn_order", lang)), ("menu:help", t("btn_help", lang))]))
+
+    def handoff(self) -> None:
+        lang = self.lang
+        body = t("handoff", lang)
+        if self.context.support_contact:
+            body += "\n" + t("handoff_contact", lang, contact=fit(self.context.support_contact, 200))
+        self.actions.append(Handoff())
+        self.send(OutboundContent.text(body))
+
+    def stars_list(self, *, order_id: int) -> None:
+        lang = self.lang
+        order = next((o for o in self.context.recent_orders if o.id == order_id), None)
+        body = t("rate_ask", lang, number=order.number) if order else t("rate_ask_no_number", lang)
+        rows = [
+            ListRow(id=f"rate:stars:{order_id}:{n}", title="⭐" * n, description=t(f"stars_{n}", lang))
+            for n in (5, 4, 3, 2, 1)
+        ]
+        self.send(_list(body, rows, label=t("list_stars", lang)))
+
+
+# --- message builders (every one within WhatsApp's limits) ------------------------------------------------
+
+
+def _join(*notices: str) -> str:
+    return "\n".join(n for n in notices if n)
+
+
+def _with_notice(notice: str, body: str, limit: int = MAX_INTERACTIVE_BODY) -> str:
+    return fit_text(f"{notice}\n\n{body}" if notice else body, limit) or "…"
+
+
+def _buttons(body: str, buttons: list[tuple[str, str]], footer: str = "") -> OutboundContent:
+    return OutboundContent(
+        kind="buttons",
+        body=fit_text(body, MAX_INTERACTIVE_BODY) or "…",
+        buttons=tuple(Button(id=bid, title=fit(title, MAX_BUTTON_TITLE)) for bid, title in buttons),
+        footer=footer,
+    )
+
+
+def _list(body: str, rows: list[ListRow], *, label: str, footer: str = "") -> OutboundContent:
+    return OutboundContent(
+        kind="list",
+        body=fit_text(body, MAX_INTERACTIVE_BODY) or "…",
+        sections=(ListSection(title="", rows=tuple(rows)),),
+        button_label=fit(label, MAX_LIST_BUTTON_LABEL),
+        footer=footer,
+    )
+
+
+def _page(rows: list[ListRow], page: int, more_row) -> tuple[list[ListRow], int]:
+    """One page of rows within the list limit; a "More" row leads to the next page when there is one."""
+    if len(rows) <= MAX_LIST_ROWS:
+        return rows, 0
+    pages = (len(rows) + PAGE_SIZE_WHEN_PAGED - 1) // PAGE_SIZE_WHEN_PAGED
+    page = page if 0 <= page < pages else 0
+    chunk = rows[page * PAGE_SIZE_WHEN_PAGED : (page + 1) * PAGE_SIZE_WHEN_PAGED]
+    if page + 1 < pages:
+        chunk.append(more_row(page + 1))
+    return chunk, page

@@ -1,0 +1,166 @@
+"""Every word the bot says to a customer, in Arabic and English.
+
+Button titles stay within 20 characters and list-row titles within 24 (WhatsApp's limits); a test checks.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+AR, EN = "ar", "en"
+
+TEXTS: dict[str, dict[str, str]] = {
+    # --- buttons and labels ---
+    "btn_order": {AR: "اطلب الآن", EN: "Order"},
+    "btn_my_orders": {AR: "طلباتي", EN: "My orders"},
+    "btn_help": {AR: "مساعدة", EN: "Help"},
+    "btn_add_more": {AR: "إضافة المزيد", EN: "Add more"},
+    "btn_checkout": {AR: "إتمام الطلب", EN: "Checkout"},
+    "btn_clear": {AR: "إفراغ السلة", EN: "Clear"},
+    "btn_delivery": {AR: "توصيل", EN: "Delivery"},
+    "btn_pickup": {AR: "استلام من المطعم", EN: "Pickup"},
+    "btn_confirm": {AR: "تأكيد الطلب", EN: "Confirm"},
+    "btn_edit_cart": {AR: "تعديل السلة", EN: "Edit cart"},
+    "btn_cancel": {AR: "إلغاء", EN: "Cancel"},
+    "list_categories": {AR: "الأقسام", EN: "Categories"},
+    "list_items": {AR: "الأصناف", EN: "Dishes"},
+    "list_stars": {AR: "التقييم", EN: "Rate"},
+    "row_more": {AR: "المزيد ←", EN: "More →"},
+    "row_more_description": {AR: "عرض الصفحة التالية", EN: "Show the next page"},
+    "stars_5": {AR: "ممتاز", EN: "Excellent"},
+    "stars_4": {AR: "جيد جداً", EN: "Very good"},
+    "stars_3": {AR: "جيد", EN: "Good"},
+    "stars_2": {AR: "مقبول", EN: "Fair"},
+    "stars_1": {AR: "سيئ", EN: "Poor"},
+    # --- prompts ---
+    "welcome_footer": {AR: "For English, type: English", EN: "للعربية اكتب: عربي"},
+    "choose_category": {AR: "اختر قسماً من القائمة 👇", EN: "Pick a category from the menu 👇"},
+    "choose_item": {AR: "{category}: اختر صنفاً 👇", EN: "{category}: pick a dish 👇"},
+    "ask_quantity": {
+        AR: "{item} — {price}\nكم الكمية؟ اختر أو اكتب رقماً (1-{max}).",
+        EN: "{item} — {price}\nHow many? Pick one or type a number (1-{max}).",
+    },
+    "added_to_cart": {
+        AR: "تمت إضافة {quantity} × {item} إلى السلة ✅",
+        EN: "Added {quantity} × {item} to your cart ✅",
+    },
+    "cart_title": {AR: "🛒 سلتك:", EN: "🛒 Your cart:"},
+    "cart_subtotal": {AR: "المجموع: {amount}", EN: "Subtotal: {amount}"},
+    "cart_empty": {
+        AR: "سلتك فارغة. اختر ما تحب من القائمة 👇",
+        EN: "Your cart is empty. Pick something from the menu 👇",
+    },
+    "cart_cleared": {AR: "أفرغنا سلتك.", EN: "Your cart is now empty."},
+    "cart_full": {
+        AR: "السلة ممتلئة ({max} أصناف كحد أقصى). أكمل الطلب أو أفرغ السلة.",
+        EN: "Your cart is full (at most {max} different dishes). Check out or clear it.",
+    },
+    "items_dropped": {
+        AR: "بعض الأصناف لم تعد متوفرة وأزلناها من سلتك.",
+        EN: "Some dishes are no longer available and were removed from your cart.",
+    },
+    "ask_fulfilment": {AR: "توصيل أم استلام من المطعم؟", EN: "Delivery or pickup?"},
+    "ask_address": {
+        AR: "أرسل موقعك 📍 (مشاركة الموقع في واتساب) أو اكتب عنوان التوصيل.",
+        EN: "Share your location 📍 (WhatsApp attachment → Location) or type your delivery address.",
+    },
+    "summary_title": {AR: "📋 ملخص طلبك من {restaurant}:", EN: "📋 Your order from {restaurant}:"},
+    "summary_delivery_fee": {AR: "رسوم التوصيل: {amount}", EN: "Delivery fee: {amount}"},
+    "summary_total": {AR: "الإجمالي: {amount}", EN: "Total: {amount}"},
+    "summary_delivery_to": {AR: "🛵 توصيل إلى: {address}", EN: "🛵 Delivery to: {address}"},
+    "summary_pickup": {AR: "🏃 استلام من المطعم", EN: "🏃 Pickup at the restaurant"},
+    "summary_location": {AR: "الموقع المرسل 📍", EN: "your shared location 📍"},
+    "summary_confirm": {AR: "هل نؤكد الطلب؟", EN: "Shall we place it?"},
+    "order_placed": {
+        AR: "✅ تم استلام طلبك رقم #{number}. الإجمالي: {amount}.\nسنبلغك بكل تحديث. شكراً لك!",
+        EN: "✅ Your order #{number} is placed. Total: {amount}.\nWe'll keep you posted. Thank you!",
+    },
+    "order_failed": {
+        AR: "عذراً، لم نتمكن من تسجيل طلبك الآن. راجع سلتك وحاول مجدداً.",
+        EN: "Sorry, we couldn't place your order just now. Please check your cart and try again.",
+    },
+    "order_cancelled": {AR: "ألغينا الطلب وأفرغنا السلة.", EN: "Cancelled: your cart is empty again."},
+    "my_orders_title": {AR: "طلباتك الأخيرة:", EN: "Your recent orders:"},
+    "my_orders_none": {AR: "لا توجد طلبات بعد.", EN: "You have no orders yet."},
+    "my_orders_line": {AR: "#{number} — {status} — {amount}", EN: "#{number} — {status} — {amount}"},
+    "what_next": {AR: "ماذا تحب أن تفعل؟", EN: "What would you like to do?"},
+    "handoff": {
+        AR: "تم تحويلك إلى فريقنا 🙋 سيرد عليك أحد الموظفين هنا قريباً.",
+        EN: "You're through to our team 🙋 A member of staff will reply here shortly.",
+    },
+    "handoff_contact": {AR: "أو تواصل معنا: {contact}", EN: "Or reach us at: {contact}"},
+    "not_understood": {
+        AR: "عذراً، لم أفهم. اختر من الخيارات أو اكتب رقمها.",
+        EN: "Sorry, I didn't get that. Pick an option or type its number.",
+    },
+    "not_understood_quantity": {
+        AR: "اكتب الكمية رقماً من 1 إلى {max}.",
+        EN: "Please type the quantity as a number from 1 to {max}.",
+    },
+    "not_understood_address": {
+        AR: "لم أتمكن من قراءة العنوان. أرسل موقعك أو اكتب العنوان بالتفصيل.",
+        EN: "I couldn't read an address there. Share your location or type the address in full.",
+    },
+    "tips": {
+        AR: "في أي وقت اكتب: القائمة، السلة، إلغاء، مساعدة.",
+        EN: "Any time, type: menu, cart, cancel, help.",
+    },
+    "session_expired": {
+        AR: "مر وقت طويل منذ آخر رسالة، فبدأنا من جديد 🙂",
+        EN: "It's been a while, so we've started afresh 🙂",
+    },
+    "language_switched": {AR: "تم التحويل إلى العربية.", EN: "Switched to English."},
+    "menu_empty": {
+        AR: "القائمة غير متاحة حالياً. اكتب «مساعدة» للتحدث مع فريقنا.",
+        EN: 'The menu isn\'t available right now. Type "help" to talk to our team.',
+    },
+    "no_more_pages": {AR: "هذه كل الأصناف.", EN: "That's everything in this category."},
+    "rate_ask": {AR: "كيف تقيّم طلبك رقم #{number}؟", EN: "How would you rate order #{number}?"},
+    "rate_ask_no_number": {AR: "كيف تقيّم طلبك؟", EN: "How would you rate your order?"},
+    "rate_later_ack": {AR: "لا مشكلة، سنذكّرك لاحقاً 👍", EN: "No problem, we'll remind you later 👍"},
+    "rate_failed": {
+        AR: "شكراً! هذا الطلب تم تقييمه من قبل أو لم يعد بالإمكان تقييمه.",
+        EN: "Thank you! This order has already been rated or can no longer be rated.",
+    },
+    "bot_error": {
+        AR: "عذراً، حدث خطأ من جهتنا. اكتب «القائمة» للبدء من جديد أو «مساعدة» للتحدث مع فريقنا.",
+        EN: 'Sorry, something went wrong on our side. Type "menu" to start again or "help" to reach our team.',
+    },
+}
+
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "DRAFT": {AR: "مسودة", EN: "Draft"},
+    "CONFIRMED": {AR: "مؤكد", EN: "Confirmed"},
+    "PREPARING": {AR: "قيد التحضير", EN: "Preparing"},
+    "OUT_FOR_DELIVERY": {AR: "في الطريق", EN: "On its way"},
+    "DELIVERED": {AR: "تم التسليم", EN: "Delivered"},
+    "RATED": {AR: "تم التقييم", EN: "Rated"},
+    "CANCELLED": {AR: "ملغي", EN: "Cancelled"},
+}
+
+# How the currency reads in each language; the ISO code where we know no better.
+CURRENCY_NAMES: dict[str, dict[str, str]] = {
+    "SAR": {AR: "ر.س", EN: "SAR"},
+    "AED": {AR: "د.إ", EN: "AED"},
+    "KWD": {AR: "د.ك", EN: "KWD"},
+    "QAR": {AR: "ر.ق", EN: "QAR"},
+    "BHD": {AR: "د.ب", EN: "BHD"},
+    "OMR": {AR: "ر.ع", EN: "OMR"},
+    "EGP": {AR: "ج.م", EN: "EGP"},
+    "JOD": {AR: "د.أ", EN: "JOD"},
+}
+
+
+def t(key: str, language: str, **values: object) -> str:
+    text = TEXTS[key].get(language) or TEXTS[key][EN]
+    return text.format(**values) if values else text
+
+
+def status_label(status: str, language: str) -> str:
+    labels = STATUS_LABELS.get(status.upper())
+    return (labels.get(language) or labels[EN]) if labels else status
+
+
+def money(amount: Decimal, currency: str, language: str) -> str:
+    name = CURRENCY_NAMES.get(currency, {}).get(language, currency)
+    return f"{Decimal(amount):.2f} {name}"
