@@ -87,9 +87,18 @@ class TokenObtainInputSerializer(TokenObtainPairSerializer):
         return token_pair_for(user=self.user)
 
 
-class TokenObtainApi(APIView):
+class TokenApi(APIView):
+    """Base of the token endpoints: open to anyone, and bad credentials are 401 (DRF would say 403 for a view
+    without authenticators, for want of a WWW-Authenticate challenge)."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class TokenObtainApi(TokenApi):
 
     @extend_schema(
         operation_id="auth_token_obtain",
@@ -112,9 +121,7 @@ class RefreshInputSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class TokenRefreshApi(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+class TokenRefreshApi(TokenApi):
 
     @extend_schema(
         operation_id="auth_token_refresh",
@@ -129,9 +136,7 @@ class TokenRefreshApi(APIView):
         return Response(token_pair_refresh(raw_refresh=serializer.validated_data["refresh"]))
 
 
-class TokenRevokeApi(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+class TokenRevokeApi(TokenApi):
 
     @extend_schema(
         operation_id="auth_token_revoke",

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
+
+logger = logging.getLogger("sufrahbot.api")
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -47,17 +52,29 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def django_validation_detail(exc: DjangoValidationError) -> dict[str, Any]:
+    """A Django ValidationError (raised by services) as field -> messages, like a serializer's errors."""
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if field == "__all__" else field): messages
+            for field, messages in exc.message_dict.items()
+        }
+    return {"non_field_errors": exc.messages}
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF exception handler producing the project's error body, 500s included."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        # Services validate with Django's ValidationError; to the client it is the same 400 as a serializer's.
+        exc = exceptions.ValidationError(django_validation_detail(exc))
     response = exception_handler(exc, context)
     if response is None:
-        import logging
-
-        logging.getLogger("sufrahbot.api").exception("unhandled API error")
+        logger.exception("unhandled API error", exc_info=exc)
+        set_rollback()
         return Response(error_body("server_error", "Internal server error."), status=500)
     detail = getattr(exc, "detail", None)
     code = getattr(exc, "default_code", None) or _CODES.get(response.status_code, "error")
@@ -85,3 +102,37 @@ def json_404(request, exception=None) -> JsonResponse:  # noqa: ARG001
 
 def json_500(request) -> JsonResponse:  # noqa: ARG001
     return error_response(500, "server_error", "Internal server error.")
+
+
+# --- the error body in the OpenAPI schema ---------------------------------------------------------------
+
+ErrorBody = inline_serializer(
+    name="ErrorBody",
+    fields={
+        "error": inline_serializer(
+            name="Error",
+            fields={
+                "code": serializers.CharField(help_text="Machine-readable, e.g. not_found, invalid, conflict."),
+                "message": serializers.CharField(help_text="Human-readable summary."),
+                "details": serializers.DictField(
+                    help_text="For validation errors: field name -> list of messages; otherwise extra context."
+                ),
+            },
+        )
+    },
+)
+
+_DESCRIPTIONS = {
+    400: "Invalid input; `details` holds a message per field.",
+    401: "Missing, expired, forged or revoked token.",
+    403: "Authenticated, but the role or platform-admin right is missing.",
+    404: "Not found, or not in a restaurant the caller belongs to.",
+    409: "Conflicts with the current state.",
+    415: "Unsupported media type (send application/json).",
+    422: "Well-formed but refused.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """Schema entries for the error statuses an operation can answer (all share the error body)."""
+    return {code: OpenApiResponse(ErrorBody, description=_DESCRIPTIONS.get(code, "Error.")) for code in statuses}

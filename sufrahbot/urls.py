@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 
 def health(request):  # noqa: ARG001
@@ -10,6 +11,10 @@ def health(request):  # noqa: ARG001
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/", include("webhooks.urls")),
+    # Dashboard API, its OpenAPI 3 schema and Swagger UI (the UI's assets load from drf-spectacular's CDN).
+    path("api/v1/", include("sufrahbot.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", health, name="health"),
     path("", include("django_prometheus.urls")),
 ]

@@ -1,0 +1,312 @@
+"""Dashboard API of conversations: list, detail and update, message history, staff replies, stats."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from sufrahbot.errors import ConflictError, error_responses
+from sufrahbot.pagination import CursorPage, paginated_response
+from sufrahbot.permissions import RestaurantScopedView
+
+from .models import Conversation, Message, MessageStatus
+from .selectors import PREVIEW_LENGTH, conversation_get, conversation_list, conversation_stats, message_list
+from .services import OutsideServiceWindow, conversation_reply, conversation_update, service_window_open
+
+IDEMPOTENCY_KEY_MAX = 200
+
+# --- output shapes -----------------------------------------------------------------------------------------
+
+
+class StaffUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+class LastMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    direction = serializers.ChoiceField(choices=Message.Direction.choices)
+    preview = serializers.CharField(help_text=f"The body, cut at {PREVIEW_LENGTH} characters.")
+    created_at = serializers.DateTimeField()
+
+
+class ConversationListItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    customer_phone = serializers.CharField()
+    customer_name = serializers.CharField()
+    language = serializers.CharField()
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    assignee = StaffUserSerializer(allow_null=True)
+    bot_paused = serializers.BooleanField()
+    unread_count = serializers.IntegerField()
+    last_message = serializers.SerializerMethodField()
+    last_inbound_at = serializers.DateTimeField(allow_null=True)
+    last_activity_at = serializers.DateTimeField(source="activity_at")
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(LastMessageSerializer(allow_null=True))
+    def get_last_message(self, conversation) -> dict | None:
+        if conversation.last_message_id is None:
+            return None
+        body = conversation.last_message_body or ""
+        preview = body if len(body) <= PREVIEW_LENGTH else body[: PREVIEW_LENGTH - 1] + "…"
+        return LastMessageSerializer(
+            {
+                "id": conversation.last_message_id,
+                "direction": conversation.last_message_direction,
+                "preview": preview,
+                "created_at": conversation.last_message_created_at,
+            }
+        ).data
+
+
+class ConversationDetailSerializer(ConversationListItemSerializer):
+    restaurant_id = serializers.IntegerField()
+    sender_phone_number = serializers.CharField(source="sender.phone_number")
+    first_response_at = serializers.DateTimeField(allow_null=True)
+    service_window_open = serializers.SerializerMethodField(
+        help_text="Whether free text may be sent now (the customer wrote within 24 hours)."
+    )
+    service_window_closes_at = serializers.SerializerMethodField()
+
+    def get_service_window_open(self, conversation) -> bool:
+        return service_window_open(conversation=conversation)
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_service_window_closes_at(self, conversation) -> str | None:
+        if conversation.last_inbound_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(
+            conversation.last_inbound_at + settings.CUSTOMER_SERVICE_WINDOW
+        )
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    direction = serializers.ChoiceField(choices=Message.Direction.choices)
+    kind = serializers.CharField()
+    body = serializers.CharField()
+    content = serializers.JSONField(help_text="Structured content: buttons, list, media, location.")
+    status = serializers.ChoiceField(choices=MessageStatus.choices)
+    error_code = serializers.CharField()
+    error_message = serializers.CharField()
+    sent_by = StaffUserSerializer(allow_null=True, help_text="The staff member who wrote it; null for bot/customer.")
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConversationStatsSerializer(serializers.Serializer):
+    by_status = serializers.DictField(child=serializers.IntegerField(), help_text="Conversations per status.")
+    unread_total = serializers.IntegerField(help_text="Unread customer messages over all conversations.")
+    unread_conversations = serializers.IntegerField(help_text="Conversations with at least one unread message.")
+    median_first_response_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Median time from a conversation's first customer message to the first staff reply; "
+        "null when no conversation has a staff reply yet.",
+    )
+    responded_conversations = serializers.IntegerField(help_text="Conversations the median is taken over.")
+
+
+# --- views -------------------------------------------------------------------------------------------------
+
+
+class ConversationPage(CursorPage):
+    ordering = ("-activity_at", "-id")
+
+
+class MessagePage(CursorPage):
+    ordering = ("-created_at", "-id")
+
+
+def _conversation_or_404(*, restaurant, conversation_id: int) -> Conversation:
+    conversation = conversation_get(restaurant=restaurant, conversation_id=conversation_id)
+    if conversation is None:
+        raise exceptions.NotFound("No such conversation.")
+    return conversation
+
+
+class ConversationListApi(RestaurantScopedView):
+    pagination_class = ConversationPage
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
+        assignee = serializers.CharField(
+            required=False, help_text="A staff user id, `me`, or `none` (unassigned)."
+        )
+        unread = serializers.BooleanField(
+            required=False, allow_null=True, default=None, help_text="true: has unread messages; false: all read."
+        )
+        search = serializers.CharField(
+            required=False, max_length=100, help_text="Part of the customer's phone number or name."
+        )
+
+        def validate_assignee(self, value: str):
+            value = value.strip().lower()
+            if value in ("me", "none") or value.isdigit():
+                return value
+            raise serializers.ValidationError("Give a user id, 'me' or 'none'.")
+
+    @extend_schema(
+        operation_id="conversations_list",
+        summary="Conversations, newest activity first",
+        parameters=[FilterSerializer],
+        responses={200: ConversationListItemSerializer(many=True), **error_responses(400, 401, 404)},
+    )
+    def get(self, request: Request, rid: int) -> Response:
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        filters: dict = {key: data[key] for key in ("status", "search") if data.get(key)}
+        if data.get("unread") is not None:
+            filters["unread"] = data["unread"]
+        assignee = data.get("assignee")
+        if assignee == "none":
+            filters["unassigned"] = True
+        elif assignee == "me":
+            filters["assignee_id"] = request.user.pk
+        elif assignee:
+            filters["assignee_id"] = int(assignee)
+        return paginated_response(
+            queryset=conversation_list(restaurant=self.restaurant, filters=filters),
+            serializer_class=ConversationListItemSerializer,
+            request=request,
+            view=self,
+        )
+
+
+class ConversationUpdateInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        allow_null=True,
+        help_text="User id of a staff member of this restaurant, or null to unassign.",
+    )
+    bot_paused = serializers.BooleanField(required=False, help_text="true: the bot stops answering this customer.")
+    mark_read = serializers.BooleanField(required=False, help_text="true: set the unread count to zero.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        restaurant = self.context.get("restaurant")  # None while the schema is generated
+        if restaurant is not None:
+            self.fields["assignee"].queryset = get_user_model().objects.filter(
+                memberships__restaurant=restaurant, is_active=True
+            )
+
+
+class ConversationDetailApi(RestaurantScopedView):
+    @extend_schema(
+        operation_id="conversations_retrieve",
+        summary="One conversation",
+        responses={200: ConversationDetailSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, rid: int, cid: int) -> Response:
+        conversation = _conversation_or_404(restaurant=self.restaurant, conversation_id=cid)
+        return Response(ConversationDetailSerializer(conversation).data)
+
+    @extend_schema(
+        operation_id="conversations_update",
+        summary="Change status, assignee, bot pause; mark read",
+        request=ConversationUpdateInputSerializer,
+        responses={200: ConversationDetailSerializer, **error_responses(400, 401, 404, 415)},
+    )
+    def patch(self, request: Request, rid: int, cid: int) -> Response:
+        conversation = _conversation_or_404(restaurant=self.restaurant, conversation_id=cid)
+        serializer = ConversationUpdateInputSerializer(data=request.data, context={"restaurant": self.restaurant})
+        serializer.is_valid(raise_exception=True)
+        conversation_update(conversation=conversation, by=request.user, **serializer.validated_data)
+        return Response(
+            ConversationDetailSerializer(_conversation_or_404(restaurant=self.restaurant, conversation_id=cid)).data
+        )
+
+
+class MessageCreateInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=4096, help_text="The reply, plain text (WhatsApp allows 4096).")
+
+
+class ConversationMessagesApi(RestaurantScopedView):
+    pagination_class = MessagePage
+
+    @extend_schema(
+        operation_id="conversation_messages_list",
+        summary="Message history, newest first",
+        description="Cursor-paginated: follow `next` for older messages.",
+        responses={200: MessageSerializer(many=True), **error_responses(401, 404)},
+    )
+    def get(self, request: Request, rid: int, cid: int) -> Response:
+        conversation = _conversation_or_404(restaurant=self.restaurant, conversation_id=cid)
+        return paginated_response(
+            queryset=message_list(conversation=conversation),
+            serializer_class=MessageSerializer,
+            request=request,
+            view=self,
+        )
+
+    @extend_schema(
+        operation_id="conversation_messages_create",
+        summary="Send a staff reply",
+        description=(
+            "Queues a free-text reply through the outbound path and pauses the bot for this conversation. "
+            "With an `Idempotency-Key` header, repeating the request with the same key sends nothing new: "
+            "the first message comes back with 200 (and `Idempotent-Replayed: true`) instead of 201. "
+            "Outside the 24-hour customer service window the reply is refused with 409 "
+            "`outside_service_window` (only an approved template may be sent then)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=False,
+                description=f"Any unique string up to {IDEMPOTENCY_KEY_MAX} characters, e.g. a UUID.",
+            )
+        ],
+        request=MessageCreateInputSerializer,
+        responses={
+            201: MessageSerializer,
+            200: OpenApiResponse(MessageSerializer, description="Replay of an Idempotency-Key already used."),
+            **error_responses(400, 401, 404, 409, 415),
+        },
+    )
+    def post(self, request: Request, rid: int, cid: int) -> Response:
+        conversation = _conversation_or_404(restaurant=self.restaurant, conversation_id=cid)
+        serializer = MessageCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = (request.headers.get("Idempotency-Key") or "").strip() or None
+        if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": [f"Ensure this header has no more than {IDEMPOTENCY_KEY_MAX} characters."]}
+            )
+        try:
+            message, created = conversation_reply(
+                conversation=conversation,
+                body=serializer.validated_data["body"],
+                sent_by=request.user,
+                idempotency_key=key,
+            )
+        except OutsideServiceWindow as exc:
+            raise ConflictError(str(exc), code="outside_service_window") from None
+        message = message_list(conversation=conversation).get(pk=message.pk)
+        if created:
+            return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        return Response(MessageSerializer(message).data, headers={"Idempotent-Replayed": "true"})
+
+
+class ConversationStatsApi(RestaurantScopedView):
+    @extend_schema(
+        operation_id="conversations_stats",
+        summary="Counts by status, unread total, median first-response time",
+        responses={200: ConversationStatsSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, rid: int) -> Response:
+        return Response(ConversationStatsSerializer(conversation_stats(restaurant=self.restaurant)).data)

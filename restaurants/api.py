@@ -1,0 +1,443 @@
+"""Dashboard API of the restaurants room: the menu (reads for staff, writes for ADMIN) and, for platform
+admins, senders across restaurants (secrets are write-only: responses show masked forms)."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sufrahbot.crypto import mask
+from sufrahbot.errors import ConflictError, error_responses
+from sufrahbot.pagination import CursorPage, OldestFirstPage, paginated_response
+from sufrahbot.permissions import IsPlatformAdmin, RestaurantScopedView
+
+from .models import MenuCategory, MenuItem, Provider, Restaurant, Sender, StaffRole
+from .services import (
+    InUse,
+    menu_category_create,
+    menu_category_delete,
+    menu_category_update,
+    menu_item_create,
+    menu_item_delete,
+    menu_item_update,
+    sender_delete,
+    sender_register,
+    sender_update,
+)
+
+# --- menu reads (staff see inactive categories and unavailable items too) -----------------------------------
+
+
+def _menu_categories(*, restaurant: Restaurant) -> QuerySet[MenuCategory]:
+    return MenuCategory.objects.filter(restaurant=restaurant)
+
+
+def _menu_items(*, restaurant: Restaurant, category_id: int | None = None) -> QuerySet[MenuItem]:
+    items = MenuItem.objects.filter(restaurant=restaurant)
+    if category_id is not None:
+        items = items.filter(category_id=category_id)
+    return items
+
+
+def _menu_category_or_404(*, restaurant: Restaurant, category_id: int) -> MenuCategory:
+    category = _menu_categories(restaurant=restaurant).filter(pk=category_id).first()
+    if category is None:
+        raise exceptions.NotFound("No such menu category.")
+    return category
+
+
+def _menu_item_or_404(*, restaurant: Restaurant, item_id: int) -> MenuItem:
+    item = _menu_items(restaurant=restaurant).select_related("category").filter(pk=item_id).first()
+    if item is None:
+        raise exceptions.NotFound("No such menu item.")
+    return item
+
+
+# --- menu shapes ---------------------------------------------------------------------------------------------
+
+
+class MenuItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    category_id = serializers.IntegerField()
+    name_ar = serializers.CharField()
+    name_en = serializers.CharField()
+    description_ar = serializers.CharField()
+    description_en = serializers.CharField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    available = serializers.BooleanField()
+    image_url = serializers.CharField()
+    sort_order = serializers.IntegerField()
+
+
+class MenuCategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name_ar = serializers.CharField()
+    name_en = serializers.CharField()
+    sort_order = serializers.IntegerField()
+    active = serializers.BooleanField()
+
+
+class MenuCategoryWithItemsSerializer(MenuCategorySerializer):
+    items = MenuItemSerializer(many=True)
+
+
+class MenuSerializer(serializers.Serializer):
+    restaurant_id = serializers.IntegerField()
+    currency = serializers.CharField()
+    categories = MenuCategoryWithItemsSerializer(many=True)
+
+
+class MenuCategoryInputSerializer(serializers.Serializer):
+    name_ar = serializers.CharField(max_length=100)
+    name_en = serializers.CharField(max_length=100)
+    sort_order = serializers.IntegerField(required=False, default=0, min_value=-1_000_000, max_value=1_000_000)
+    active = serializers.BooleanField(required=False, default=True)
+
+
+class MenuCategoryPatchSerializer(MenuCategoryInputSerializer):
+    name_ar = serializers.CharField(max_length=100, required=False)
+    name_en = serializers.CharField(max_length=100, required=False)
+    sort_order = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
+    active = serializers.BooleanField(required=False)
+
+
+class MenuItemInputSerializer(serializers.Serializer):
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=MenuCategory.objects.none(), help_text="Id of a category of this restaurant."
+    )
+    name_ar = serializers.CharField(max_length=100)
+    name_en = serializers.CharField(max_length=100)
+    description_ar = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    description_en = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    available = serializers.BooleanField(required=False, default=True)
+    image_url = serializers.URLField(max_length=200, required=False, allow_blank=True, default="")
+    sort_order = serializers.IntegerField(required=False, default=0, min_value=-1_000_000, max_value=1_000_000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        restaurant = self.context.get("restaurant")  # None while the schema is generated
+        if restaurant is not None:
+            self.fields["category"].queryset = _menu_categories(restaurant=restaurant)
+
+
+class MenuItemPatchSerializer(MenuItemInputSerializer):
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=MenuCategory.objects.none(), required=False, help_text="Id of a category of this restaurant."
+    )
+    name_ar = serializers.CharField(max_length=100, required=False)
+    name_en = serializers.CharField(max_length=100, required=False)
+    description_ar = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    description_en = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
+    available = serializers.BooleanField(required=False)
+    image_url = serializers.URLField(max_length=200, required=False, allow_blank=True)
+    sort_order = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
+
+
+# --- menu views ----------------------------------------------------------------------------------------------
+
+MENU_WRITE_ERRORS = (400, 401, 403, 404, 415)
+
+
+class MenuOrderPage(CursorPage):
+    ordering = ("sort_order", "id")
+
+
+class MenuApi(RestaurantScopedView):
+    @extend_schema(
+        operation_id="menu_retrieve",
+        summary="The whole menu: categories with their items, inactive and unavailable ones included",
+        responses={200: MenuSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, rid: int) -> Response:
+        items = _menu_items(restaurant=self.restaurant).order_by("sort_order", "id")
+        categories = (
+            _menu_categories(restaurant=self.restaurant)
+            .prefetch_related(Prefetch("items", queryset=items))
+            .order_by("sort_order", "id")
+        )
+        data = {"restaurant_id": self.restaurant.pk, "currency": self.restaurant.currency, "categories": categories}
+        return Response(MenuSerializer(data).data)
+
+
+class MenuCategoryListApi(RestaurantScopedView):
+    write_role = StaffRole.ADMIN
+    pagination_class = MenuOrderPage
+
+    @extend_schema(
+        operation_id="menu_categories_list",
+        summary="Menu categories, in menu order",
+        responses={200: MenuCategorySerializer(many=True), **error_responses(401, 404)},
+    )
+    def get(self, request: Request, rid: int) -> Response:
+        return paginated_response(
+            queryset=_menu_categories(restaurant=self.restaurant),
+            serializer_class=MenuCategorySerializer,
+            request=request,
+            view=self,
+        )
+
+    @extend_schema(
+        operation_id="menu_categories_create",
+        summary="Add a category (ADMIN)",
+        request=MenuCategoryInputSerializer,
+        responses={201: MenuCategorySerializer, **error_responses(*MENU_WRITE_ERRORS)},
+    )
+    def post(self, request: Request, rid: int) -> Response:
+        serializer = MenuCategoryInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        category = menu_category_create(restaurant=self.restaurant, **serializer.validated_data)
+        return Response(MenuCategorySerializer(category).data, status=status.HTTP_201_CREATED)
+
+
+class MenuCategoryDetailApi(RestaurantScopedView):
+    write_role = StaffRole.ADMIN
+
+    @extend_schema(
+        operation_id="menu_categories_retrieve",
+        summary="One category with its items",
+        responses={200: MenuCategoryWithItemsSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, rid: int, category_id: int) -> Response:
+        category = _menu_category_or_404(restaurant=self.restaurant, category_id=category_id)
+        return Response(MenuCategoryWithItemsSerializer(category).data)
+
+    @extend_schema(
+        operation_id="menu_categories_update",
+        summary="Change a category (ADMIN)",
+        request=MenuCategoryPatchSerializer,
+        responses={200: MenuCategorySerializer, **error_responses(*MENU_WRITE_ERRORS)},
+    )
+    def patch(self, request: Request, rid: int, category_id: int) -> Response:
+        category = _menu_category_or_404(restaurant=self.restaurant, category_id=category_id)
+        serializer = MenuCategoryPatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        category = menu_category_update(category=category, data=serializer.validated_data)
+        return Response(MenuCategorySerializer(category).data)
+
+    @extend_schema(
+        operation_id="menu_categories_destroy",
+        summary="Delete a category and its items (ADMIN); placed orders keep their copies",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request: Request, rid: int, category_id: int) -> Response:
+        category = _menu_category_or_404(restaurant=self.restaurant, category_id=category_id)
+        menu_category_delete(category=category)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MenuItemListApi(RestaurantScopedView):
+    write_role = StaffRole.ADMIN
+    pagination_class = MenuOrderPage
+
+    class FilterSerializer(serializers.Serializer):
+        category = serializers.IntegerField(required=False, min_value=1, help_text="Only this category's items.")
+
+    @extend_schema(
+        operation_id="menu_items_list",
+        summary="Menu items, in menu order",
+        parameters=[FilterSerializer],
+        responses={200: MenuItemSerializer(many=True), **error_responses(400, 401, 404)},
+    )
+    def get(self, request: Request, rid: int) -> Response:
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return paginated_response(
+            queryset=_menu_items(restaurant=self.restaurant, category_id=params.validated_data.get("category")),
+            serializer_class=MenuItemSerializer,
+            request=request,
+            view=self,
+        )
+
+    @extend_schema(
+        operation_id="menu_items_create",
+        summary="Add an item (ADMIN)",
+        request=MenuItemInputSerializer,
+        responses={201: MenuItemSerializer, **error_responses(*MENU_WRITE_ERRORS)},
+    )
+    def post(self, request: Request, rid: int) -> Response:
+        serializer = MenuItemInputSerializer(data=request.data, context={"restaurant": self.restaurant})
+        serializer.is_valid(raise_exception=True)
+        item = menu_item_create(restaurant=self.restaurant, **serializer.validated_data)
+        return Response(MenuItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+class MenuItemDetailApi(RestaurantScopedView):
+    write_role = StaffRole.ADMIN
+
+    @extend_schema(
+        operation_id="menu_items_retrieve",
+        summary="One menu item",
+        responses={200: MenuItemSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, rid: int, item_id: int) -> Response:
+        return Response(MenuItemSerializer(_menu_item_or_404(restaurant=self.restaurant, item_id=item_id)).data)
+
+    @extend_schema(
+        operation_id="menu_items_update",
+        summary="Change an item (ADMIN)",
+        request=MenuItemPatchSerializer,
+        responses={200: MenuItemSerializer, **error_responses(*MENU_WRITE_ERRORS)},
+    )
+    def patch(self, request: Request, rid: int, item_id: int) -> Response:
+        item = _menu_item_or_404(restaurant=self.restaurant, item_id=item_id)
+        serializer = MenuItemPatchSerializer(data=request.data, context={"restaurant": self.restaurant})
+        serializer.is_valid(raise_exception=True)
+        item = menu_item_update(item=item, data=serializer.validated_data)
+        return Response(MenuItemSerializer(item).data)
+
+    @extend_schema(
+        operation_id="menu_items_destroy",
+        summary="Delete an item (ADMIN); placed orders keep their copies",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request: Request, rid: int, item_id: int) -> Response:
+        menu_item_delete(item=_menu_item_or_404(restaurant=self.restaurant, item_id=item_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- senders (platform admins only) --------------------------------------------------------------------------
+
+
+class SenderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    restaurant_id = serializers.IntegerField()
+    provider = serializers.ChoiceField(choices=Provider.choices)
+    phone_number = serializers.CharField(help_text="E.164")
+    twilio_account_sid = serializers.CharField()
+    meta_phone_number_id = serializers.CharField()
+    twilio_auth_token_masked = serializers.SerializerMethodField(help_text="Empty when unset.")
+    meta_access_token_masked = serializers.SerializerMethodField(help_text="Empty when unset.")
+    meta_app_secret_masked = serializers.SerializerMethodField(help_text="Empty when unset.")
+    messages_per_minute = serializers.IntegerField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+    def get_twilio_auth_token_masked(self, sender: Sender) -> str:
+        return mask(sender.twilio_auth_token)
+
+    def get_meta_access_token_masked(self, sender: Sender) -> str:
+        return mask(sender.meta_access_token)
+
+    def get_meta_app_secret_masked(self, sender: Sender) -> str:
+        return mask(sender.meta_app_secret)
+
+
+class SenderCreateInputSerializer(serializers.Serializer):
+    restaurant = serializers.PrimaryKeyRelatedField(queryset=Restaurant.objects.all())
+    provider = serializers.ChoiceField(choices=Provider.choices)
+    phone_number = serializers.CharField(max_length=40, help_text="Any common format; stored as E.164.")
+    twilio_account_sid = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    twilio_auth_token = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", write_only=True
+    )
+    meta_phone_number_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    meta_access_token = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", write_only=True
+    )
+    meta_app_secret = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", write_only=True
+    )
+    messages_per_minute = serializers.IntegerField(required=False, default=600, min_value=1, max_value=1_000_000)
+
+
+class SenderUpdateInputSerializer(serializers.Serializer):
+    provider = serializers.ChoiceField(choices=Provider.choices, required=False)
+    phone_number = serializers.CharField(max_length=40, required=False)
+    twilio_account_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    twilio_auth_token = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
+    meta_phone_number_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    meta_access_token = serializers.CharField(max_length=2000, required=False, allow_blank=True, write_only=True)
+    meta_app_secret = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
+    messages_per_minute = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    active = serializers.BooleanField(required=False)
+
+
+class SenderFilterSerializer(serializers.Serializer):
+    restaurant = serializers.IntegerField(required=False, min_value=1, help_text="Only this restaurant's senders.")
+
+
+SENDER_ADMIN_ERRORS = (400, 401, 403, 415)
+
+
+class PlatformAdminView(APIView):
+    permission_classes = [IsAuthenticated, IsPlatformAdmin]
+
+
+def _sender_or_404(sender_id: int) -> Sender:
+    sender = Sender.objects.filter(pk=sender_id).first()
+    if sender is None:
+        raise exceptions.NotFound("No such sender.")
+    return sender
+
+
+class SenderListApi(PlatformAdminView):
+    pagination_class = OldestFirstPage
+
+    @extend_schema(
+        operation_id="admin_senders_list",
+        summary="Senders of every restaurant (platform admins)",
+        parameters=[SenderFilterSerializer],
+        responses={200: SenderSerializer(many=True), **error_responses(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        params = SenderFilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        senders = Sender.objects.all()
+        if params.validated_data.get("restaurant"):
+            senders = senders.filter(restaurant_id=params.validated_data["restaurant"])
+        return paginated_response(queryset=senders, serializer_class=SenderSerializer, request=request, view=self)
+
+    @extend_schema(
+        operation_id="admin_senders_create",
+        summary="Register a sender (platform admins); secrets are write-only",
+        request=SenderCreateInputSerializer,
+        responses={201: SenderSerializer, **error_responses(*SENDER_ADMIN_ERRORS)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = SenderCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sender = sender_register(**serializer.validated_data)
+        return Response(SenderSerializer(sender).data, status=status.HTTP_201_CREATED)
+
+
+class SenderDetailApi(PlatformAdminView):
+    @extend_schema(
+        operation_id="admin_senders_retrieve",
+        summary="One sender (platform admins)",
+        responses={200: SenderSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, sender_id: int) -> Response:
+        return Response(SenderSerializer(_sender_or_404(sender_id)).data)
+
+    @extend_schema(
+        operation_id="admin_senders_update",
+        summary="Change a sender (platform admins); credentials left out keep their stored values",
+        request=SenderUpdateInputSerializer,
+        responses={200: SenderSerializer, **error_responses(*SENDER_ADMIN_ERRORS, 404)},
+    )
+    def patch(self, request: Request, sender_id: int) -> Response:
+        sender = _sender_or_404(sender_id)
+        serializer = SenderUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sender = sender_update(sender=sender, data=serializer.validated_data)
+        return Response(SenderSerializer(sender).data)
+
+    @extend_schema(
+        operation_id="admin_senders_destroy",
+        summary="Delete a sender without conversations (platform admins); otherwise 409: deactivate it",
+        responses={204: None, **error_responses(401, 403, 404, 409)},
+    )
+    def delete(self, request: Request, sender_id: int) -> Response:
+        try:
+            sender_delete(sender=_sender_or_404(sender_id))
+        except InUse as exc:
+            raise ConflictError(str(exc), code="sender_in_use") from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+

@@ -1,0 +1,42 @@
+"""Routes of the dashboard API, mounted at /api/v1/. Every restaurants/<rid>/ route checks membership."""
+
+from django.urls import include, path
+
+from conversations import api as conversations_api
+from orders import api as orders_api
+from restaurants import api as restaurants_api
+from restaurants import auth
+
+app_name = "api"
+
+restaurant_urlpatterns = [
+    path("conversations/", conversations_api.ConversationListApi.as_view(), name="conversations"),
+    path("conversations/stats/", conversations_api.ConversationStatsApi.as_view(), name="conversation-stats"),
+    path("conversations/<int:cid>/", conversations_api.ConversationDetailApi.as_view(), name="conversation"),
+    path(
+        "conversations/<int:cid>/messages/",
+        conversations_api.ConversationMessagesApi.as_view(),
+        name="conversation-messages",
+    ),
+    path("orders/", orders_api.OrderListApi.as_view(), name="orders"),
+    path("orders/<int:oid>/", orders_api.OrderDetailApi.as_view(), name="order"),
+    path("orders/<int:oid>/transition/", orders_api.OrderTransitionApi.as_view(), name="order-transition"),
+    path("menu/", restaurants_api.MenuApi.as_view(), name="menu"),
+    path("menu/categories/", restaurants_api.MenuCategoryListApi.as_view(), name="menu-categories"),
+    path(
+        "menu/categories/<int:category_id>/",
+        restaurants_api.MenuCategoryDetailApi.as_view(),
+        name="menu-category",
+    ),
+    path("menu/items/", restaurants_api.MenuItemListApi.as_view(), name="menu-items"),
+    path("menu/items/<int:item_id>/", restaurants_api.MenuItemDetailApi.as_view(), name="menu-item"),
+]
+
+urlpatterns = [
+    path("auth/token/", auth.TokenObtainApi.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", auth.TokenRefreshApi.as_view(), name="token-refresh"),
+    path("auth/token/revoke/", auth.TokenRevokeApi.as_view(), name="token-revoke"),
+    path("restaurants/<int:rid>/", include(restaurant_urlpatterns)),
+    path("admin/senders/", restaurants_api.SenderListApi.as_view(), name="admin-senders"),
+    path("admin/senders/<int:sender_id>/", restaurants_api.SenderDetailApi.as_view(), name="admin-sender"),
+]
