@@ -201,6 +201,8 @@ PROVIDER_HTTP_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_HTTP_TIMEOUT_SECO
 TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "").rstrip("/")
 META_GRAPH_BASE_URL = os.environ.get("META_GRAPH_BASE_URL", "https://graph.facebook.com").rstrip("/")
 META_GRAPH_VERSION = os.environ.get("META_GRAPH_VERSION", "v21.0")
+# The token Meta echoes in the webhook verification handshake (the app's, so one per deployment).
+META_VERIFY_TOKEN = os.environ.get("META_VERIFY_TOKEN", "")
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 # --- API ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -12,8 +13,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from conversations import services as conversation_services
-from conversations.providers import twilio
-from restaurants.selectors import sender_for_number
+from conversations.providers import meta, twilio
+from restaurants.selectors import sender_for_number, sender_for_phone_number_id
 
 from .models import WebhookEvent
 
@@ -121,6 +122,103 @@ def twilio_event_admit(*, event: WebhookEvent) -> Verdict:
     return Verdict(200)
 
 
+def meta_verification_answer(*, mode: str | None, token: str | None, challenge: str | None) -> str | None:
+    """The GET handshake: the challenge when the verify token matches, else None (→ 403)."""
+    expected = settings.META_VERIFY_TOKEN
+    if mode == "subscribe" and expected and token and hmac.compare_digest(token, expected) and challenge:
+        return challenge
+    return None
+
+
+def meta_event_admit(*, event: WebhookEvent) -> Verdict:
+    """Route (by metadata.phone_number_id) and verify a stored Meta webhook; queue it after commit."""
+    from .tasks import process_event
+
+    try:
+        payload = meta.load(event.body)
+        number_ids = {change.phone_number_id for change in meta.changes(payload)}
+    except meta.MalformedWebhook as exc:
+        _close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
+        return Verdict(400, "malformed", f"Malformed Meta webhook: {exc}.")
+    if not number_ids:
+        _close(event, WebhookEvent.Status.PROCESSED, "no message changes")
+        return Verdict(200)
+    senders = [s for s in (sender_for_phone_number_id(phone_number_id=i) for i in sorted(number_ids)) if s]
+    if not senders:
+        _close(event, WebhookEvent.Status.UNROUTABLE, f"no active Meta sender for {', '.join(sorted(number_ids))}")
+        return Verdict(404, "unknown_number", "No restaurant answers on this phone number id.")
+    sender = senders[0]
+    # One app signs for all its numbers: every routed sender must accept the signature.
+    valid = all(
+        meta.verify_signature(
+            app_secret=s.meta_app_secret, body=event.body.encode(), signature=event.headers.get(meta.SIGNATURE_HEADER)
+        )
+        for s in senders
+    )
+    if not valid:
+        _close(
+            event,
+            WebhookEvent.Status.REJECTED,
+            "signature missing or wrong",
+            signature_valid=False,
+            sender=sender,
+            restaurant_id=sender.restaurant_id,
+        )
+        return Verdict(403, "invalid_signature", "The X-Hub-Signature-256 header is missing or wrong.")
+    try:
+        for change in meta.changes(payload):
+            meta.parse_messages(change, to_number=sender.phone_number)
+            meta.parse_statuses(change)
+    except meta.MalformedWebhook as exc:
+        _close(
+            event,
+            WebhookEvent.Status.REJECTED,
+            f"malformed: {exc}",
+            signature_valid=True,
+            sender=sender,
+            restaurant_id=sender.restaurant_id,
+        )
+        return Verdict(400, "malformed", f"Malformed Meta webhook: {exc}.")
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        signature_valid=True, sender=sender, restaurant_id=sender.restaurant_id
+    )
+    transaction.on_commit(lambda: process_event.delay(event.pk))
+    return Verdict(200)
+
+
+def _process_twilio(event: WebhookEvent) -> None:
+    params = dict(parse_qsl(event.body, keep_blank_values=True))
+    if event.kind == WebhookEvent.Kind.MESSAGE:
+        conversation_services.message_receive(sender=event.sender, inbound=twilio.parse_inbound(params))
+    else:
+        _status_apply(twilio.parse_status(params))
+
+
+def _process_meta(event: WebhookEvent) -> None:
+    for change in meta.changes(meta.load(event.body)):
+        sender = sender_for_phone_number_id(phone_number_id=change.phone_number_id)
+        if sender is None:
+            logger.warning("meta change for an unknown number skipped", extra={"event_id": event.pk})
+            continue
+        for inbound in meta.parse_messages(change, to_number=sender.phone_number):
+            conversation_services.message_receive(sender=sender, inbound=inbound)
+        for update in meta.parse_statuses(change):
+            _status_apply(update)
+
+
+def _status_apply(update) -> None:
+    conversation_services.message_status_update(
+        provider=update.provider,
+        provider_message_id=update.provider_message_id,
+        status=update.status,
+        error_code=update.error_code,
+        error_message=update.error_message,
+    )
+
+
+PROCESSORS = {"twilio": _process_twilio, "meta": _process_meta}
+
+
 def webhook_event_process(*, event_id: int) -> str:
     """Turn a stored, verified event into conversation changes. Safe to run twice (dedup downstream)."""
     event = WebhookEvent.objects.select_related("sender__restaurant").filter(pk=event_id).first()
@@ -130,20 +228,7 @@ def webhook_event_process(*, event_id: int) -> str:
         return "skipped"
     WebhookEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
     try:
-        params = dict(parse_qsl(event.body, keep_blank_values=True))
-        if event.provider == "twilio" and event.kind == WebhookEvent.Kind.MESSAGE:
-            conversation_services.message_receive(sender=event.sender, inbound=twilio.parse_inbound(params))
-        elif event.provider == "twilio" and event.kind == WebhookEvent.Kind.STATUS:
-            update = twilio.parse_status(params)
-            conversation_services.message_status_update(
-                provider=update.provider,
-                provider_message_id=update.provider_message_id,
-                status=update.status,
-                error_code=update.error_code,
-                error_message=update.error_message,
-            )
-        else:
-            raise ValueError(f"no processor for {event.provider} {event.kind}")
+        PROCESSORS[event.provider](event)
     except Exception as exc:
         _close(event, WebhookEvent.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000])
         raise

@@ -9,9 +9,9 @@ from types import ModuleType
 
 
 def provider_for(name: str) -> ModuleType:
-    from . import console, twilio
+    from . import console, meta, twilio
 
-    adapters = {"twilio": twilio, "console": console}
+    adapters = {"twilio": twilio, "meta": meta, "console": console}
     try:
         return adapters[name]
     except KeyError:
