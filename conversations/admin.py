@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from .models import Conversation, Message
-from .services import message_retry
+from .services import conversation_bot_resume, conversation_handoff, message_retry
 
 
 class MessageInline(admin.TabularInline):
@@ -42,6 +42,23 @@ class ConversationAdmin(admin.ModelAdmin):
         "created_at",
     )
     inlines = [MessageInline]
+    actions = ["resume_bot", "hand_over_to_staff"]
+
+    @admin.action(description="Resume bot")
+    def resume_bot(self, request, queryset):
+        resumed = 0
+        for conversation in queryset.filter(bot_paused=True):
+            conversation_bot_resume(conversation=conversation, by=request.user)
+            resumed += 1
+        self.message_user(request, f"The bot answers again in {resumed} conversation(s).", messages.SUCCESS)
+
+    @admin.action(description="Hand over to staff (pause the bot)")
+    def hand_over_to_staff(self, request, queryset):
+        paused = 0
+        for conversation in queryset.filter(bot_paused=False):
+            conversation_handoff(conversation=conversation, by=request.user)
+            paused += 1
+        self.message_user(request, f"The bot is paused in {paused} conversation(s).", messages.SUCCESS)
 
 
 @admin.register(Message)

@@ -7,6 +7,7 @@ loads the context, runs `handle`, executes the actions through the services, fee
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,7 +29,7 @@ from ..content import (
 )
 from ..language import detect_language
 from . import texts
-from .parsing import fit, fit_text, keyword, normalize, parse_number
+from .parsing import clean, fit, fit_text, keyword, normalize, parse_number
 from .texts import t
 
 SESSION_VERSION = 1
@@ -174,7 +175,9 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _float_or_none(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def load_session(raw: Any) -> dict[str, Any]:
@@ -230,8 +233,7 @@ def handle(session: dict[str, Any] | None, inbound: InboundMessage, context: Bot
     stale = _is_stale(s, context, now)
     if stale:
         _reset_order(s)
-    text = inbound.text or ""
-    typed = text if not inbound.reply_id else ""
+    typed = clean(inbound.text) if not inbound.reply_id else ""
     word = keyword(typed) if typed else None
 
     switched = _choose_language(s, context, typed=typed, word=word)
@@ -305,7 +307,7 @@ def _clear_language(text: str) -> str | None:
 def _resolve_choice(inbound: InboundMessage, last_options: tuple[tuple[str, str], ...], typed: str) -> str:
     """The option id the customer picked: a tapped reply, a typed number, or a typed option title."""
     if inbound.reply_id:
-        return inbound.reply_id.strip()
+        return clean(inbound.reply_id).strip()[:256]
     if not typed:
         return ""
     number = parse_number(typed)
@@ -322,6 +324,13 @@ def _resolve_choice(inbound: InboundMessage, last_options: tuple[tuple[str, str]
         if wanted and normalize(title) == wanted:
             return option_id
     return ""
+
+
+def _valid_location(inbound: InboundMessage) -> bool:
+    lat, lon = inbound.latitude, inbound.longitude
+    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        return False
+    return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
 
 
 def _id_parts(choice: str, prefix: str, count: int) -> list[int] | None:
@@ -455,9 +464,9 @@ class _Turn:
             else:
                 self.ask_quantity(s["item"], notice=t("not_understood_quantity", lang, max=MAX_QUANTITY))
             return
-        if inbound.kind == "location" and inbound.latitude is not None and step in ("fulfilment", "address"):
+        if inbound.kind == "location" and _valid_location(inbound) and step in ("fulfilment", "address"):
             s.update(fulfilment="delivery", lat=inbound.latitude, lon=inbound.longitude)
-            s["address"] = fit_text(inbound.address, MAX_ADDRESS)
+            s["address"] = fit_text(clean(inbound.address), MAX_ADDRESS)
             self.summary()
             return
         if step == "address":

@@ -39,6 +39,14 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def clean(text: str) -> str:
+    """What the customer typed, minus what no database or WhatsApp message can carry: control characters
+    (NUL among them; newlines and tabs stay) and unpaired surrogates."""
+    if not text:
+        return ""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
 def normalize(text: str) -> str:
     """Fold case, digits, Arabic letter variants, diacritics and punctuation, for comparing phrases."""
     text = unicodedata.normalize("NFKC", text or "").translate(_DIGITS)

@@ -1,0 +1,141 @@
+"""Handing a conversation to staff: the bot pauses (and says so on the dashboard), stays silent while paused,
+and answers again once staff resume it; a staff reply pauses it too."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from conversations.content import OutboundContent
+from conversations.models import Conversation, Message
+from conversations.services import conversation_bot_resume, conversation_handoff, message_send
+from orders.models import OrderStatus
+from orders.services import order_transition, rating_prompts_send_due
+from tests.conversations.factories import TwilioCustomer
+from tests.factories import UserFactory
+from tests.orders.factories import placed_order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def listen(restaurant_id: int):
+    """Join the restaurant's realtime group; returns a function (call it once) that drains what arrived."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"restaurant.{restaurant_id}", channel)
+
+    async def drain() -> list[dict]:
+        events = []
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+            except TimeoutError:
+                return events
+            events.append(message["event"])
+
+    return async_to_sync(drain)
+
+
+def conversation_updates(events: list[dict]) -> list[bool]:
+    return [e["conversation"]["bot_paused"] for e in events if e["type"] == "conversation.updated"]
+
+
+def test_help_pauses_the_bot_which_then_stays_silent_until_staff_resume_it(client, fake_twilio):
+    customer = TwilioCustomer(client)
+    customer.says("hello")
+    drain = listen(customer.sender.restaurant_id)
+
+    [handoff] = customer.says("3")  # Help
+    assert "member of staff will reply" in handoff.body
+    conversation = customer.conversation
+    assert conversation.bot_paused is True
+
+    assert customer.says("hello? I want to order") == []
+    assert customer.says("menu") == []
+    assert Message.objects.filter(conversation=conversation, direction="in").count() == 4
+    assert Conversation.objects.get(pk=conversation.pk).unread_count == 4
+
+    conversation_bot_resume(conversation=conversation, by=UserFactory())
+    [categories] = customer.says("menu")
+    assert categories.kind == "list" and [t for _, t in categories.options()] == ["Grills", "Drinks"]
+
+    # The dashboard saw it: not paused (the "Help" arriving), paused, then resumed.
+    updates = conversation_updates(drain())
+    assert [u for i, u in enumerate(updates) if i == 0 or updates[i - 1] != u] == [False, True, False]
+
+
+def test_talk_to_staff_in_arabic_pauses_too_and_gives_the_support_contact(client, fake_twilio):
+    customer = TwilioCustomer(client)
+    customer.says("مرحبا")
+    [handoff] = customer.says("مساعدة")
+    assert "سيرد عليك أحد الموظفين" in handoff.body
+    assert customer.sender.restaurant.support_contact in handoff.body
+    assert customer.conversation.bot_paused is True
+
+
+def test_a_staff_reply_pauses_the_bot(client, fake_twilio):
+    customer = TwilioCustomer(client)
+    customer.says("hello")
+    customer.says("1")
+    staff = UserFactory(is_staff=True)
+
+    message_send(conversation=customer.conversation, content=OutboundContent.text("Hi, this is Sara."), sent_by=staff)
+
+    assert customer.conversation.bot_paused is True
+    customer.new_replies()
+    assert customer.says("1") == []
+
+
+def test_a_bot_message_does_not_pause_and_handoff_twice_announces_once(client, fake_twilio):
+    customer = TwilioCustomer(client)
+    customer.says("hello")
+    assert customer.conversation.bot_paused is False
+    drain = listen(customer.sender.restaurant_id)
+
+    conversation_handoff(conversation=customer.conversation)
+    conversation_handoff(conversation=customer.conversation)
+
+    assert conversation_updates(drain()) == [True]
+
+
+def test_help_on_a_rating_prompt_hands_over(client, fake_twilio):
+    customer = TwilioCustomer(client)
+    customer.says("hello")
+    order = placed_order(conversation=customer.conversation)
+    for status in (OrderStatus.PREPARING, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED):
+        order = order_transition(order=order, to_status=status)
+    assert rating_prompts_send_due() == 1
+    customer.new_replies()
+
+    [handoff] = customer.says("3")  # the prompt's Help button, typed as its number
+    assert "member of staff" in handoff.body and customer.conversation.bot_paused is True
+
+
+def test_the_admin_resume_bot_action(client, fake_twilio):
+    customer = TwilioCustomer(client)
+    customer.says("hello")
+    customer.says("help")
+    admin_user = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/conversations/conversation/",
+        {"action": "resume_bot", "_selected_action": [customer.conversation.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert b"The bot answers again in 1 conversation(s)." in response.content
+    assert customer.conversation.bot_paused is False
+    client.logout()
+    assert customer.says("menu")[0].kind == "list"
+
+    client.force_login(admin_user)
+    client.post(
+        "/admin/conversations/conversation/",
+        {"action": "hand_over_to_staff", "_selected_action": [customer.conversation.pk]},
+    )
+    assert customer.conversation.bot_paused is True
