@@ -80,9 +80,7 @@ def test_forged_and_expired_tokens_are_401(api, settings):
     user = staff()
     rid = user.memberships.get().restaurant_id
     genuine = AccessToken.for_user(user)
-    forged = jwt.encode(
-        dict(genuine.payload), "another-key-entirely-0123456789-abcdefghij", algorithm="HS256"
-    )
+    forged = jwt.encode(dict(genuine.payload), "another-key-entirely-0123456789-abcdefghij", algorithm="HS256")
     expired = AccessToken.for_user(user)
     expired.set_exp(lifetime=-timedelta(seconds=1))
 
