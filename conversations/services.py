@@ -275,29 +275,36 @@ def message_retry(*, message: Message) -> bool:
 
 
 def message_status_update(
-    *, provider: str, provider_message_id: str, status: str, error_code: str = "", error_message: str = ""
+    *,
+    restaurant_id: int,
+    provider: str,
+    provider_message_id: str,
+    status: str,
+    error_code: str = "",
+    error_message: str = "",
 ) -> bool:
     """Move a message's status forward only (callbacks arrive out of order); final states stay final.
 
-    Returns whether anything changed; raises Message.DoesNotExist for an id we never sent.
+    Scoped to the restaurant whose sender the callback was verified for: a signed callback of one tenant
+    can never touch another tenant's message. Returns whether anything changed; raises Message.DoesNotExist
+    for an id this restaurant never sent.
     """
     rank = STATUS_RANK.get(status)
     if rank is None:
         raise ValueError(f"unknown status {status!r}")
+    messages = Message.objects.filter(
+        restaurant_id=restaurant_id, provider=provider, provider_message_id=provider_message_id
+    )
     with transaction.atomic():
         changes = {"status": status, "status_rank": rank}
         if status in FINAL_STATUSES:
             changes.update(error_code=error_code[:32], error_message=error_message[:2000])
-        updated = (
-            Message.objects.filter(provider=provider, provider_message_id=provider_message_id, status_rank__lt=rank)
-            .exclude(status__in=FINAL_STATUSES)
-            .update(**changes)
-        )
+        updated = messages.filter(status_rank__lt=rank).exclude(status__in=FINAL_STATUSES).update(**changes)
         if not updated:
-            if not Message.objects.filter(provider=provider, provider_message_id=provider_message_id).exists():
-                raise Message.DoesNotExist(f"no message {provider}:{provider_message_id}")
+            if not messages.exists():
+                raise Message.DoesNotExist(f"no message {provider}:{provider_message_id} of restaurant {restaurant_id}")
             return False
-        message = Message.objects.get(provider=provider, provider_message_id=provider_message_id)
+        message = messages.get()
         publish(message.restaurant_id, {"type": "message.status", "message": message_event_data(message)})
     return True
 
@@ -419,8 +426,8 @@ def conversation_language_set(*, conversation: Conversation, language: str) -> C
     with transaction.atomic():
         changed = Conversation.objects.filter(pk=conversation.pk).exclude(language=language).update(language=language)
         conversation.language = language
-        session = BotSession.objects.select_for_update().filter(conversation=conversation).first()
-        if session is not None and session.state.get("lang") != language:
+        session, _ = BotSession.objects.select_for_update().get_or_create(conversation=conversation)
+        if session.state.get("lang") != language:
             session.state = {**session.state, "lang": language}
             session.save(update_fields=["state", "updated_at"])
         if changed:
@@ -429,4 +436,15 @@ def conversation_language_set(*, conversation: Conversation, language: str) -> C
                 conversation.restaurant_id,
                 {"type": "conversation.updated", "conversation": conversation_event_data(conversation)},
             )
+    return conversation
+
+
+def conversation_open(*, sender: Sender, customer_phone: str, customer_name: str = "") -> Conversation:
+    """The customer's conversation with the sender's restaurant, started if there is none yet (the
+    simulator uses it to set the customer's language before the first message)."""
+    conversation, _ = Conversation.objects.get_or_create(
+        restaurant_id=sender.restaurant_id,
+        customer_phone=customer_phone,
+        defaults={"sender": sender, "customer_name": customer_name[:200], "last_message_at": timezone.now()},
+    )
     return conversation

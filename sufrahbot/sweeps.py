@@ -19,12 +19,16 @@ def run_due_sweeps_once() -> dict[str, object]:
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         task = import_string(entry["task"])
         try:
-            results[name] = task.apply().get(propagate=True)
-        except Exception:  # noqa: BLE001 - one failing sweep must not stop the others
-            logger.exception("sweep failed", extra={"sweep": name})
-            results[name] = None
+            # apply() runs the task inline with its usual context; its result is read without .get(), which
+            # Celery refuses whenever its (process-global) "inside a task" flag is set by another thread.
+            outcome = task.apply()
         finally:
             close_old_connections()
+        if outcome.failed():
+            logger.error("sweep failed", extra={"sweep": name, "error": repr(outcome.result)})
+            results[name] = None
+        else:
+            results[name] = outcome.result
     return results
 
 

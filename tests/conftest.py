@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 import pytest
 import redis
+from celery import _state as celery_state
 from django.conf import settings
 
 from conversations.providers import twilio as twilio_provider
@@ -16,6 +17,16 @@ PUBLIC_BASE_URL = "https://bot.sufrah.test"
 def _test_settings(settings):
     settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
     settings.ALLOWED_HOSTS = ["*"]
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_flag_cleared():
+    """Celery's eager `apply()` sets a process-global "inside a task" flag and restores the value it saw,
+    without a lock: eager tasks in several threads at once (the concurrency tests) can leave it stuck on,
+    and every later `result.get()` then raises "Never call result.get() within a task!"."""
+    celery_state._set_task_join_will_block(False)
+    yield
+    celery_state._set_task_join_will_block(False)
 
 
 @pytest.fixture(autouse=True)

@@ -191,7 +191,7 @@ def _process_twilio(event: WebhookEvent) -> None:
     if event.kind == WebhookEvent.Kind.MESSAGE:
         conversation_services.message_receive(sender=event.sender, inbound=twilio.parse_inbound(params))
     else:
-        _status_apply(twilio.parse_status(params))
+        _status_apply(twilio.parse_status(params), sender=event.sender)
 
 
 def _process_meta(event: WebhookEvent) -> None:
@@ -203,11 +203,12 @@ def _process_meta(event: WebhookEvent) -> None:
         for inbound in meta.parse_messages(change, to_number=sender.phone_number):
             conversation_services.message_receive(sender=sender, inbound=inbound)
         for update in meta.parse_statuses(change):
-            _status_apply(update)
+            _status_apply(update, sender=sender)
 
 
-def _status_apply(update) -> None:
+def _status_apply(update, *, sender) -> None:
     conversation_services.message_status_update(
+        restaurant_id=sender.restaurant_id,
         provider=update.provider,
         provider_message_id=update.provider_message_id,
         status=update.status,

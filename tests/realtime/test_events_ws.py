@@ -269,12 +269,20 @@ def test_an_event_published_in_a_rolled_back_transaction_is_never_delivered():
     def update_then_roll_back():
         with pytest.raises(RuntimeError), transaction.atomic():
             message_status_update(
-                provider="twilio", provider_message_id=message.provider_message_id, status="delivered"
+                restaurant_id=message.restaurant_id,
+                provider="twilio",
+                provider_message_id=message.provider_message_id,
+                status="delivered",
             )
             raise RuntimeError("roll back")
 
     def update_and_commit():
-        message_status_update(provider="twilio", provider_message_id=message.provider_message_id, status="read")
+        message_status_update(
+            restaurant_id=message.restaurant_id,
+            provider="twilio",
+            provider_message_id=message.provider_message_id,
+            status="read",
+        )
 
     async def scenario():
         async with subscribed(events_socket(token=access_token(user))) as (socket, _):

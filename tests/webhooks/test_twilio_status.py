@@ -103,3 +103,21 @@ def test_callback_for_an_unknown_message_is_kept_as_failed_for_replay(client, se
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
     assert event.status == "failed" and "DoesNotExist" in event.error
+
+
+def test_a_signed_callback_of_one_restaurant_cannot_touch_another_restaurants_message(client, sent_message):
+    other_sender = ConversationFactory().sender  # another restaurant, its own valid Twilio credentials
+    params = {
+        "MessageSid": sent_message.provider_message_id,
+        "MessageStatus": "failed",
+        "ErrorCode": "30008",
+        "From": f"whatsapp:{other_sender.phone_number}",
+        "To": "whatsapp:+966500000000",
+    }
+
+    response = signed_post(client, sender=other_sender, params=params, path=STATUS_PATH)
+
+    assert response.status_code == 200  # signed and routable: stored, then refused by the tenant scope
+    assert _status(sent_message) == "sent"
+    event = WebhookEvent.objects.get()
+    assert event.status == "failed" and "DoesNotExist" in event.error
