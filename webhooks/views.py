@@ -1,12 +1,31 @@
 from __future__ import annotations
 
+import functools
+
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
 
 from sufrahbot.errors import error_response
 
 from . import services
+
+
+def allow_methods(*methods: str):
+    """Like Django's require_http_methods, but answering 405 with the project's error body."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                response = error_response(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
+                response["Allow"] = ", ".join(methods)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -20,19 +39,19 @@ def _twilio(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 @csrf_exempt
-@require_POST
+@allow_methods("POST")
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     return _twilio(request, "message")
 
 
 @csrf_exempt
-@require_POST
+@allow_methods("POST")
 def twilio_status(request: HttpRequest) -> HttpResponse:
     return _twilio(request, "status")
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@allow_methods("GET", "POST")
 def meta_webhook(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         challenge = services.meta_verification_answer(

@@ -182,3 +182,10 @@ def test_redelivery_of_the_same_message_sid_is_stored_but_answered_once(client, 
     assert Message.objects.filter(direction="in").count() == 1
     assert len(fake_twilio.sent) == 1
     assert Conversation.objects.get().unread_count == 1
+
+
+def test_wrong_method_gets_405_with_the_error_body(client):
+    response = client.get("/webhooks/twilio/")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert not WebhookEvent.objects.exists()
