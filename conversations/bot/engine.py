@@ -440,6 +440,8 @@ class _Turn:
             self.handoff()
         elif word == "orders":
             self.my_orders()
+        elif word == "greeting":
+            self.welcome()  # hello again: the start, without "didn't get that"
         elif word == "more" and step == "items":
             self.items_list(category_id=self.s["category"], page=self.s["page"] + 1, notice_at_end=True)
         elif word == "more" and step == "categories":

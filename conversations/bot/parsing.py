@@ -36,6 +36,23 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "yes": ("yes", "y", "ok", "okay", "confirm", "sure", "نعم", "اي", "ايوه", "اكيد", "تاكيد", "موافق", "اوكي"),
     "no": ("no", "n", "لا", "كلا"),
     "orders": ("my orders", "orders", "طلباتي", "الطلبات"),
+    "greeting": (
+        "hi",
+        "hello",
+        "hey",
+        "hi there",
+        "salam",
+        "good morning",
+        "good evening",
+        "مرحبا",
+        "مرحبًا",
+        "اهلا",
+        "هلا",
+        "السلام عليكم",
+        "سلام",
+        "صباح الخير",
+        "مساء الخير",
+    ),
 }
 
 

@@ -25,9 +25,7 @@ def restaurant_with_menu(**kwargs):
     for position, ((cat_ar, cat_en), items) in enumerate(MENU):
         category = MenuCategoryFactory(restaurant=restaurant, name_ar=cat_ar, name_en=cat_en, sort_order=position)
         for item_position, ((name_ar, name_en), price) in enumerate(items):
-            MenuItemFactory(
-                category=category, name_ar=name_ar, name_en=name_en, price=price, sort_order=item_position
-            )
+            MenuItemFactory(category=category, name_ar=name_ar, name_en=name_en, price=price, sort_order=item_position)
     return restaurant
 
 

@@ -3,19 +3,22 @@ rating, in English and in Arabic; a restart mid-order; a stale session."""
 
 from __future__ import annotations
 
-import importlib
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from django.db import connections
-from django.test import Client
+from django.db import connection, connections
 from django.utils import timezone
 
 from conversations.models import BotSession, Message
 from orders.models import Order, OrderStatus, Rating
 from orders.services import order_transition, rating_prompts_send_due
 from tests.conversations.factories import TwilioCustomer, option_number, restaurant_with_menu
+from tests.factories import ConsoleSenderFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -130,34 +133,35 @@ def test_a_whole_order_in_arabic_with_arabic_indic_digits_and_pickup(client, fak
     assert_all_within_limits(restaurant)
 
 
-def test_a_restart_mid_order_continues_the_cart(client, fake_twilio):
-    import conversations.bot.engine
-    import conversations.replies
-
-    customer = TwilioCustomer(client)
-    customer.says("hello")
-    customer.says("1")
-    customer.says("1")
-    customer.says("1")  # Shish Tawook
-    customer.says("2")
+def test_a_restart_mid_order_continues_the_cart_in_a_new_process(client, fake_twilio):
+    """The cart is built here, then a separate Python process (fresh memory, fresh connections) continues the
+    chat through the simulator and the same webhook, against the same database."""
+    restaurant = restaurant_with_menu()
+    customer = TwilioCustomer(client, sender=ConsoleSenderFactory(restaurant=restaurant))
+    for typed in ("hello", "1", "1", "1", "2"):  # two Shish Tawook
+        customer.says(typed)
     stored = BotSession.objects.get(conversation=customer.conversation).state
-    assert stored["step"] == "cart" and len(stored["cart"]) == 1
-
-    # A new process: fresh modules, fresh connections, a new HTTP client, a customer object that remembers nothing.
+    assert stored["step"] == "cart" and stored["cart"] == [[stored["cart"][0][0], 2]]
     connections.close_all()
-    importlib.reload(conversations.bot.engine)
-    importlib.reload(conversations.replies)
-    again = TwilioCustomer(Client(), sender=customer.sender, phone=customer.phone)
-    again.seen_id = customer.seen_id
 
-    cart = only(again.says("cart"))
-    assert "2 × Shish Tawook — 64.00 SAR" in cart.body
-    fulfilment = only(again.says("2"))
-    summary = only(again.says(option_number(fulfilment, "ful:pickup")))
-    assert "Total: 64.00 SAR" in summary.body
-    placed = only(again.says("1"))
-    assert "#" in placed.body
-    assert Order.objects.get(conversation=customer.conversation).total == Decimal("64.00")
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sufrahbot.settings_test"}
+    env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "simulate", "--restaurant", restaurant.slug, "--phone", customer.phone],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        input="cart\n2\n2\n1\n",  # the cart, then Checkout → Pickup → Confirm
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 × Shish Tawook — 64.00 SAR" in done.stdout
+    order = Order.objects.get(conversation=customer.conversation)
+    assert (order.fulfilment, order.total) == ("pickup", Decimal("64.00"))
+    assert f"Your order #{order.number} is placed" in done.stdout
 
 
 def test_a_stale_session_restarts_with_a_friendly_word_and_an_empty_cart(client, fake_twilio):
