@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
 from .models import Conversation, Message
-from .services import conversation_bot_resume, conversation_handoff, message_retry
+from .services import (
+    OutsideServiceWindow,
+    conversation_bot_resume,
+    conversation_handoff,
+    conversation_reply,
+    message_retry,
+)
 
 
 class MessageInline(admin.TabularInline):
@@ -19,8 +26,22 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+class ConversationAdminForm(forms.ModelForm):
+    reply = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=4096,
+        help_text="Sent to the customer on WhatsApp when you save; the bot then pauses for this conversation.",
+    )
+
+    class Meta:
+        model = Conversation
+        fields = ("customer_name", "language", "status", "assignee", "bot_paused", "unread_count")
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
+    form = ConversationAdminForm
     list_display = (
         "customer_phone",
         "customer_name",
@@ -43,6 +64,19 @@ class ConversationAdmin(admin.ModelAdmin):
     )
     inlines = [MessageInline]
     actions = ["resume_bot", "hand_over_to_staff"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        body = (form.cleaned_data.get("reply") or "").strip()
+        if not (change and body):
+            return
+        try:
+            conversation_reply(conversation=obj, body=body, sent_by=request.user)
+        except OutsideServiceWindow as exc:
+            self.message_user(request, f"Reply not sent: {exc}", messages.ERROR)
+        else:
+            obj.refresh_from_db()
+            self.message_user(request, "Reply queued; the bot is paused for this conversation.", messages.SUCCESS)
 
     @admin.action(description="Resume bot")
     def resume_bot(self, request, queryset):

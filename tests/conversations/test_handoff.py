@@ -139,3 +139,42 @@ def test_the_admin_resume_bot_action(client, fake_twilio):
         {"action": "hand_over_to_staff", "_selected_action": [customer.conversation.pk]},
     )
     assert customer.conversation.bot_paused is True
+
+
+def _change_form_data(page, conversation) -> dict:
+    """What the admin's conversation page posts back unchanged (its form and the messages inline)."""
+    form = page.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value not in (None, False, ""):
+            data[name] = value
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update({f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()})
+        for i, inline_form in enumerate(formset.forms):
+            data[f"{formset.prefix}-{i}-id"] = inline_form.instance.pk
+            data[f"{formset.prefix}-{i}-conversation"] = conversation.pk
+    return data
+
+
+def test_staff_reply_from_the_admin_reaches_the_customer_and_pauses_the_bot(client, fake_twilio):
+    customer = TwilioCustomer(client)
+    customer.says("hello")
+    conversation = customer.conversation
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    url = f"/admin/conversations/conversation/{conversation.pk}/change/"
+
+    page = client.get(url)
+    response = client.post(url, {**_change_form_data(page, conversation), "reply": "Hi, Sara here."}, follow=True)
+
+    assert response.status_code == 200
+    assert b"Reply queued; the bot is paused" in response.content
+    reply = Message.objects.filter(conversation=conversation, direction="out").latest("id")
+    assert (reply.body, reply.sent_by, reply.status) == ("Hi, Sara here.", staff, "sent")
+    assert fake_twilio.sent[-1]["body"] == "Hi, Sara here."
+    assert Conversation.objects.get(pk=conversation.pk).bot_paused is True
+    client.logout()
+    customer.new_replies()
+    assert customer.says("thanks!") == []
