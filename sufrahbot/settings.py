@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers as cors_default_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SUFRAH_VAR_DIR", BASE_DIR / "var"))
@@ -221,11 +222,20 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
 }
+# The dashboard sends Idempotency-Key on staff replies and reads Idempotent-Replayed on the answer.
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Idempotent-Replayed"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sufrah API",
     "DESCRIPTION": "Dashboard API of the Sufrah WhatsApp ordering bot.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Three models have a "status": name their enums apart so clients get distinct types.
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "conversations.models.Conversation.Status",
+        "MessageStatusEnum": "conversations.models.MessageStatus",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+    },
 }
 
 # --- Logging: JSON lines; secrets are never passed to loggers ------------------------------------------

@@ -120,7 +120,10 @@ def test_run_from_a_fresh_clone_on_the_embedded_default(tmp_path):
 @pytest.mark.timeout(300)
 def test_run_on_postgres_and_redis_starts_worker_and_beat(tmp_path):
     database = f"sufrah_quickstart_{uuid.uuid4().hex[:8]}"
-    admin_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    # CREATE DATABASE from the server's maintenance database, whatever database the suite itself uses.
+    admin_url = (
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0] + "/postgres"
+    )
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
     clone, port = _fresh_clone(tmp_path), _free_port()

@@ -65,7 +65,7 @@ def test_the_dashboard_origin_gets_cors_headers_and_others_do_not(api, member, s
         path,
         HTTP_ORIGIN=DASHBOARD,
         HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
-        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization,idempotency-key",
     )
     actual = api.get(path, HTTP_ORIGIN=DASHBOARD, **auth(member))
     foreign = api.get(path, HTTP_ORIGIN="https://evil.example", **auth(member))
@@ -73,5 +73,7 @@ def test_the_dashboard_origin_gets_cors_headers_and_others_do_not(api, member, s
     assert preflight.status_code == 200
     assert preflight["Access-Control-Allow-Origin"] == DASHBOARD
     assert "authorization" in preflight["Access-Control-Allow-Headers"].lower()
+    assert "idempotency-key" in preflight["Access-Control-Allow-Headers"].lower()  # staff replies send it
+    assert actual["Access-Control-Expose-Headers"] == "Idempotent-Replayed"
     assert actual.status_code == 200 and actual["Access-Control-Allow-Origin"] == DASHBOARD
     assert foreign.status_code == 200 and not foreign.has_header("Access-Control-Allow-Origin")
