@@ -5,7 +5,8 @@ No Django here: the bot engine and the provider adapters speak only these types.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -149,6 +150,15 @@ class OutboundContent:
         return problems
 
 
+# C0 controls but tab, newline and carriage return: PostgreSQL text and jsonb refuse NUL, and none of them
+# mean anything in a chat message.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_control_chars(text: str) -> str:
+    return _CONTROL_CHARS.sub("", text)
+
+
 @dataclass
 class InboundMessage:
     """One customer message, whatever provider brought it."""
@@ -166,6 +176,16 @@ class InboundMessage:
     address: str = ""
     media: list[dict[str, str]] = field(default_factory=list)
     timestamp: datetime | None = None
+
+    def sanitized(self) -> InboundMessage:
+        """The same message with control characters removed from everything the customer typed."""
+        return replace(
+            self,
+            text=strip_control_chars(self.text),
+            profile_name=strip_control_chars(self.profile_name),
+            reply_id=strip_control_chars(self.reply_id),
+            address=strip_control_chars(self.address),
+        )
 
     def summary(self) -> str:
         """What a person sees of it in a list (also the stored body)."""

@@ -48,6 +48,7 @@ def message_receive(*, sender: Sender, inbound: InboundMessage) -> tuple[Message
     """
     from .replies import reply_to_inbound  # the bot engine's door; imported late to keep the flow one-way
 
+    inbound = inbound.sanitized()
     now = timezone.now()
     with transaction.atomic():
         conversation, _ = Conversation.objects.get_or_create(

@@ -79,8 +79,11 @@ def rating_prompt_text(*, language: str, number: int, restaurant_name: str, remi
         )
     return _pick(
         language,
-        ar=f"تم توصيل طلبك رقم #{number}. كيف كانت تجربتك مع {restaurant_name}؟ قيّمنا من 1 إلى 5.",
-        en=f"Your order #{number} was delivered. How was your experience with {restaurant_name}? Rate us from 1 to 5.",
+        ar=f"تم توصيل طلبك رقم #{number}. كيف كانت تجربتك مع {restaurant_name}؟ اختر «قيّم الآن» لتقييمنا.",
+        en=(
+            f"Your order #{number} was delivered. How was your experience with {restaurant_name}? "
+            "Tap 'Rate now' to rate us."
+        ),
     )
 
 

@@ -520,7 +520,7 @@ def test_a_due_prompt_is_sent_once_with_rate_now_later_and_help_buttons(fake_twi
     # Twilio has no free-form buttons: the customer sees them numbered.
     prompts_sent = [b for b in sent_bodies(fake_twilio) if "was delivered. How was" in b]
     assert prompts_sent == [
-        "Your order #1001 was delivered. How was your experience with Sufrah Kitchen? Rate us from 1 to 5."
+        "Your order #1001 was delivered. How was your experience with Sufrah Kitchen? Tap 'Rate now' to rate us."
         "\n\n1. Rate now\n2. Later\n3. Help"
     ]
 

@@ -189,3 +189,17 @@ def test_wrong_method_gets_405_with_the_error_body(client):
     assert response.status_code == 405 and response["Allow"] == "POST"
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert not WebhookEvent.objects.exists()
+
+
+def test_control_characters_in_a_message_are_dropped_not_fatal(client, fake_twilio):
+    sender = SenderFactory()
+    params = twilio_inbound_params(
+        sender=sender, from_number="+966508034010", body="hel\x00lo\x07", ProfileName="La\x00yla"
+    )
+
+    assert signed_post(client, sender=sender, params=params).status_code == 200
+
+    assert WebhookEvent.objects.get().status == "processed"
+    inbound = Message.objects.get(direction="in")
+    assert inbound.body == "hello" and inbound.conversation.customer_name == "Layla"
+    assert len(fake_twilio.sent) == 1
