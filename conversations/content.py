@@ -211,6 +211,10 @@ class SendResult:
     status: str = "sent"
 
 
+class MalformedWebhook(ValueError):
+    """A provider request that cannot be understood (any provider); the message says what is wrong."""
+
+
 class SendError(Exception):
     """A provider refused or could not take a message. `retryable` says whether trying later may help."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -13,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from conversations import services as conversation_services
+from conversations.content import MalformedWebhook
 from conversations.providers import meta, twilio
 from restaurants.selectors import sender_for_number, sender_for_phone_number_id
 
@@ -32,6 +34,7 @@ STORED_HEADERS = (
     "Content-Type",
 )
 MAX_STORED_BODY = 1_000_000
+PROVIDER_LABELS = {"twilio": "Twilio", "meta": "Meta"}
 
 
 def public_url(request: HttpRequest) -> str:
@@ -71,15 +74,13 @@ def _close(event: WebhookEvent, status: str, error: str = "", **fields) -> None:
 
 def twilio_event_admit(*, event: WebhookEvent) -> Verdict:
     """Route and verify a stored Twilio request; a valid one is queued for processing after commit."""
-    from .tasks import process_event
-
     if "application/x-www-form-urlencoded" not in event.content_type:
         _close(event, WebhookEvent.Status.REJECTED, "body is not form-encoded")
         return Verdict(400, "malformed", "Expected a form-encoded Twilio webhook.")
     params = dict(parse_qsl(event.body, keep_blank_values=True))
     try:
         number = twilio.routing_number(params, kind=event.kind)
-    except twilio.MalformedWebhook as exc:
+    except MalformedWebhook as exc:
         _close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
         return Verdict(400, "malformed", f"Malformed Twilio webhook: {exc}.")
     sender = sender_for_number(phone_number=number)
@@ -91,35 +92,17 @@ def twilio_event_admit(*, event: WebhookEvent) -> Verdict:
         auth_token=sender.twilio_auth_token,
         url=event.url,
         params=params,
-        signature=event.headers.get("X-Twilio-Signature"),
+        signature=event.headers.get(twilio.SIGNATURE_HEADER),
     )
-    if not valid:
-        _close(
-            event,
-            WebhookEvent.Status.REJECTED,
-            "signature missing or wrong",
-            signature_valid=False,
-            sender=sender,
-            restaurant_id=sender.restaurant_id,
-        )
-        return Verdict(403, "invalid_signature", "The X-Twilio-Signature header is missing or wrong.")
-    try:
-        twilio.parse_inbound(params) if event.kind == WebhookEvent.Kind.MESSAGE else twilio.parse_status(params)
-    except twilio.MalformedWebhook as exc:
-        _close(
-            event,
-            WebhookEvent.Status.REJECTED,
-            f"malformed: {exc}",
-            signature_valid=True,
-            sender=sender,
-            restaurant_id=sender.restaurant_id,
-        )
-        return Verdict(400, "malformed", f"Malformed Twilio webhook: {exc}.")
-    WebhookEvent.objects.filter(pk=event.pk).update(
-        signature_valid=True, sender=sender, restaurant_id=sender.restaurant_id
+    return _admit_verified(
+        event,
+        sender,
+        valid=valid,
+        signature_header=twilio.SIGNATURE_HEADER,
+        validate=lambda: (
+            twilio.parse_inbound(params) if event.kind == WebhookEvent.Kind.MESSAGE else twilio.parse_status(params)
+        ),
     )
-    transaction.on_commit(lambda: process_event.delay(event.pk))
-    return Verdict(200)
 
 
 def meta_verification_answer(*, mode: str | None, token: str | None, challenge: str | None) -> str | None:
@@ -132,12 +115,10 @@ def meta_verification_answer(*, mode: str | None, token: str | None, challenge: 
 
 def meta_event_admit(*, event: WebhookEvent) -> Verdict:
     """Route (by metadata.phone_number_id) and verify a stored Meta webhook; queue it after commit."""
-    from .tasks import process_event
-
     try:
         payload = meta.load(event.body)
         number_ids = {change.phone_number_id for change in meta.changes(payload)}
-    except meta.MalformedWebhook as exc:
+    except MalformedWebhook as exc:
         _close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
         return Verdict(400, "malformed", f"Malformed Meta webhook: {exc}.")
     if not number_ids:
@@ -155,33 +136,31 @@ def meta_event_admit(*, event: WebhookEvent) -> Verdict:
         )
         for s in senders
     )
-    if not valid:
-        _close(
-            event,
-            WebhookEvent.Status.REJECTED,
-            "signature missing or wrong",
-            signature_valid=False,
-            sender=sender,
-            restaurant_id=sender.restaurant_id,
-        )
-        return Verdict(403, "invalid_signature", "The X-Hub-Signature-256 header is missing or wrong.")
-    try:
+
+    def validate() -> None:
         for change in meta.changes(payload):
             meta.parse_messages(change, to_number=sender.phone_number)
             meta.parse_statuses(change)
-    except meta.MalformedWebhook as exc:
-        _close(
-            event,
-            WebhookEvent.Status.REJECTED,
-            f"malformed: {exc}",
-            signature_valid=True,
-            sender=sender,
-            restaurant_id=sender.restaurant_id,
-        )
-        return Verdict(400, "malformed", f"Malformed Meta webhook: {exc}.")
-    WebhookEvent.objects.filter(pk=event.pk).update(
-        signature_valid=True, sender=sender, restaurant_id=sender.restaurant_id
-    )
+
+    return _admit_verified(event, sender, valid=valid, signature_header=meta.SIGNATURE_HEADER, validate=validate)
+
+
+def _admit_verified(
+    event: WebhookEvent, sender, *, valid: bool, signature_header: str, validate: Callable[[], object]
+) -> Verdict:
+    """The common tail of every provider's admission: signature verdict, full parse, then queue after commit."""
+    from .tasks import process_event
+
+    scope = {"sender": sender, "restaurant_id": sender.restaurant_id}
+    if not valid:
+        _close(event, WebhookEvent.Status.REJECTED, "signature missing or wrong", signature_valid=False, **scope)
+        return Verdict(403, "invalid_signature", f"The {signature_header} header is missing or wrong.")
+    try:
+        validate()
+    except MalformedWebhook as exc:
+        _close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}", signature_valid=True, **scope)
+        return Verdict(400, "malformed", f"Malformed {PROVIDER_LABELS[event.provider]} webhook: {exc}.")
+    WebhookEvent.objects.filter(pk=event.pk).update(signature_valid=True, **scope)
     transaction.on_commit(lambda: process_event.delay(event.pk))
     return Verdict(200)
 

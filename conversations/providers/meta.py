@@ -14,7 +14,7 @@ from django.conf import settings
 
 from restaurants.phone import InvalidPhoneNumber, normalize_e164
 
-from ..content import InboundMessage, OutboundContent, SendError, SendResult, StatusUpdate
+from ..content import InboundMessage, MalformedWebhook, OutboundContent, SendError, SendResult, StatusUpdate
 
 NAME = "meta"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -22,10 +22,6 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 # Graph error codes that mean "later": throughput and rate limits, temporary errors.
 RETRYABLE_CODES = {"4", "80007", "130429", "131000", "131016", "131048", "131056", "133004"}
 STATUS_MAP = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
-
-
-class MalformedWebhook(ValueError):
-    pass
 
 
 def verify_signature(*, app_secret: str, body: bytes, signature: str | None) -> bool:

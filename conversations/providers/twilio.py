@@ -14,7 +14,7 @@ from twilio.rest import Client
 
 from restaurants.phone import InvalidPhoneNumber, normalize_e164
 
-from ..content import InboundMessage, OutboundContent, SendError, SendResult, StatusUpdate
+from ..content import InboundMessage, MalformedWebhook, OutboundContent, SendError, SendResult, StatusUpdate
 
 NAME = "twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -34,10 +34,6 @@ STATUS_MAP = {
     "failed": "failed",
     "canceled": "failed",
 }
-
-
-class MalformedWebhook(ValueError):
-    pass
 
 
 def verify_signature(*, auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:

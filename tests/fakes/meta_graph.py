@@ -6,12 +6,13 @@ import json
 import re
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .server import JsonHandler, LocalServer
 
 _PATH = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<phone_number_id>\d+)/messages$")
 
 
-class FakeMetaGraph:
+class FakeMetaGraph(LocalServer):
     def __init__(self, access_token: str) -> None:
         self.access_token = access_token
         self.requests: list[dict] = []
@@ -20,35 +21,24 @@ class FakeMetaGraph:
         lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                body = json.loads(self.read_body() or b"{}")
                 match = _PATH.match(self.path)
                 with lock:
                     fake.requests.append({"path": self.path, "json": body, "auth": self.headers.get("Authorization")})
                     failure = fake.failures.pop(0) if fake.failures else None
                 if not match:
-                    return self._reply(404, {"error": {"message": "Unknown path", "code": 803}})
+                    return self.reply(404, {"error": {"message": "Unknown path", "code": 803}})
                 if self.headers.get("Authorization") != f"Bearer {fake.access_token}":
-                    return self._reply(401, {"error": {"message": "Invalid OAuth access token", "code": 190}})
+                    return self.reply(401, {"error": {"message": "Invalid OAuth access token", "code": 190}})
                 if failure:
                     status, code, message = failure
-                    return self._reply(status, {"error": {"message": message, "code": code}})
+                    return self.reply(status, {"error": {"message": message, "code": code}})
                 wamid = "wamid." + uuid.uuid4().hex
                 with lock:
                     fake.sent.append({"id": wamid, "phone_number_id": match["phone_number_id"], **body})
-                return self._reply(
+                return self.reply(
                     200,
                     {
                         "messaging_product": "whatsapp",
@@ -57,21 +47,7 @@ class FakeMetaGraph:
                     },
                 )
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeMetaGraph:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(Handler)
 
     def fail_next(self, times: int, status: int = 500, code: int = 131000, message: str = "Something went wrong"):
         self.failures.extend([(status, code, message)] * times)

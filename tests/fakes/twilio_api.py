@@ -6,13 +6,13 @@ and can be told to fail the next N requests with a status (500, 429, or a 400 wi
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from .server import JsonHandler, LocalServer
 
 _PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-fA-F]{32})/Messages\.json$")
 
@@ -29,38 +29,26 @@ class FakeTwilioState:
             self.failures.extend([(status, code, message)] * times)
 
 
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     def __init__(self) -> None:
         self.state = FakeTwilioState()
         state = self.state
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def _reply(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_POST(self):  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode()
+                raw = self.read_body().decode()
                 form = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(raw).items()}
                 match = _PATH.match(self.path)
                 with state.lock:
                     state.requests.append({"path": self.path, "form": form, "auth": self.headers.get("Authorization")})
                     failure = state.failures.pop(0) if state.failures and match else None
                 if not match:
-                    return self._reply(404, {"code": 20404, "message": "not found", "status": 404})
+                    return self.reply(404, {"code": 20404, "message": "not found", "status": 404})
                 if failure:
                     status, code, message = failure
-                    return self._reply(status, {"code": code or status, "message": message, "status": status})
+                    return self.reply(status, {"code": code or status, "message": message, "status": status})
                 if not form.get("To", "").startswith("whatsapp:+"):
-                    return self._reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+                    return self.reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
                 sid = "SM" + uuid.uuid4().hex
                 record = {
                     "sid": sid,
@@ -73,23 +61,9 @@ class FakeTwilio:
                 }
                 with state.lock:
                     state.sent.append(record)
-                return self._reply(201, record)
+                return self.reply(201, record)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeTwilio:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(Handler)
 
     @property
     def sent(self) -> list[dict]:

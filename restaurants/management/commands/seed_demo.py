@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from restaurants.models import MenuCategory, MenuItem, Provider, Restaurant, Sender, StaffMembership, StaffRole
+from restaurants.models import Provider, Restaurant, Sender, StaffMembership, StaffRole
+from restaurants.services import menu_category_create, menu_item_create
 
 DEMO_SLUG = "sufrah-demo"
 DEMO_NUMBER = "+15550100001"
@@ -72,11 +73,11 @@ class Command(BaseCommand):
         )
         if not restaurant.categories.exists():
             for position, ((cat_ar, cat_en), items) in enumerate(MENU):
-                category = MenuCategory.objects.create(
+                category = menu_category_create(
                     restaurant=restaurant, name_ar=cat_ar, name_en=cat_en, sort_order=position
                 )
                 for item_pos, ((name_ar, name_en), (desc_ar, desc_en), price) in enumerate(items):
-                    MenuItem.objects.create(
+                    menu_item_create(
                         restaurant=restaurant,
                         category=category,
                         name_ar=name_ar,
