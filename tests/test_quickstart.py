@@ -175,3 +175,11 @@ def test_every_dependency_in_pyproject_is_pinned_the_same_in_the_lock_file():
         name, version = requirement.split("==")
         name = re.sub(r"\[.*\]", "", name)
         assert locked.get(re.sub(r"[-_.]+", "-", name).lower()) == version, requirement
+
+
+def test_every_setting_read_from_the_environment_is_documented_in_env_example():
+    settings_source = (ROOT / "sufrahbot" / "settings.py").read_text()
+    read = set(re.findall(r'(?:os\.environ\.get|env_bool|env_list)\("([A-Z_]+)"', settings_source))
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read, "the settings read no variables?"
+    assert read - documented == set()
