@@ -51,10 +51,8 @@ def message_receive(*, sender: Sender, inbound: InboundMessage) -> tuple[Message
     inbound = inbound.sanitized()
     now = timezone.now()
     with transaction.atomic():
-        conversation, _ = Conversation.objects.get_or_create(
-            restaurant_id=sender.restaurant_id,
-            customer_phone=inbound.from_number,
-            defaults={"sender": sender, "customer_name": inbound.profile_name, "last_message_at": now},
+        conversation = conversation_open(
+            sender=sender, customer_phone=inbound.from_number, customer_name=inbound.profile_name
         )
         message, created = Message.objects.get_or_create(
             provider=inbound.provider,
@@ -441,8 +439,8 @@ def conversation_language_set(*, conversation: Conversation, language: str) -> C
 
 
 def conversation_open(*, sender: Sender, customer_phone: str, customer_name: str = "") -> Conversation:
-    """The customer's conversation with the sender's restaurant, started if there is none yet (the
-    simulator uses it to set the customer's language before the first message)."""
+    """The customer's conversation with the sender's restaurant, started if there is none yet. Atomic on the
+    unique (restaurant, customer_phone): concurrent first messages find one conversation."""
     conversation, _ = Conversation.objects.get_or_create(
         restaurant_id=sender.restaurant_id,
         customer_phone=customer_phone,
