@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
-import time
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils.module_loading import import_string
@@ -32,14 +32,14 @@ def run_due_sweeps_once() -> dict[str, object]:
     return results
 
 
-def start_sweep_loop(interval: float | None = None) -> threading.Thread:
+async def sweep_forever(interval: float | None = None) -> None:
+    """The embedded stand-in for Celery beat, run as a task on the ASGI server's own event loop.
+
+    The sweeps run in Django's sync thread via sync_to_async, so the events they publish go through
+    async_to_sync back onto this loop, the one the in-memory channel layer and the websocket consumers
+    live on (a separate thread with its own loop would hand them futures of the wrong loop).
+    """
     interval = interval or settings.SWEEP_INTERVAL_SECONDS
-
-    def loop() -> None:
-        while True:
-            time.sleep(interval)
-            run_due_sweeps_once()
-
-    thread = threading.Thread(target=loop, name="sufrah-sweeps", daemon=True)
-    thread.start()
-    return thread
+    while True:
+        await asyncio.sleep(interval)
+        await sync_to_async(run_due_sweeps_once, thread_sensitive=True)()

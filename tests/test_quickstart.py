@@ -109,12 +109,63 @@ def test_run_from_a_fresh_clone_on_the_embedded_default(tmp_path):
         css = re.search(r'href="(/static/admin/css/[^"]+\.css)"', login_page).group(1)
         assert _get(f"http://127.0.0.1:{port}{css}")[0] == 200  # admin styles are served with DEBUG off
         assert _get(f"http://127.0.0.1:{port}/no/such/page")[0] == 404
+        _chat_reaches_the_dashboard_live(clone, tmp_path, port)
     finally:
         output = _stop(process)
     assert "Embedded mode" in output and "in-memory layer" in output
     assert "Staff login: demo / demo-pass-123" in output
     assert "Created demo restaurant 'sufrah-demo'" in output
     assert (tmp_path / "var" / "sufrah.sqlite3").exists()
+
+
+def _chat_reaches_the_dashboard_live(clone: Path, tmp_path: Path, port: int) -> None:
+    """Embedded: a dashboard socket on the running server sees a simulator chat posted to that server."""
+    import json
+
+    from websockets.sync.client import connect
+
+    login = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/auth/token/",
+        data=json.dumps({"username": "demo", "password": "demo-pass-123"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(login, timeout=10) as response:  # noqa: S310 - loopback only
+        access = json.loads(response.read())["access"]
+    with connect(
+        f"ws://127.0.0.1:{port}/ws/events/",
+        subprotocols=["sufrah.jwt", access],
+        origin=f"http://127.0.0.1:{port}",
+        open_timeout=10,
+    ) as socket:
+        assert json.loads(socket.recv(timeout=10))["type"] == "subscribed"
+        chat = subprocess.run(
+            [
+                str(Path(sys.executable)),
+                "manage.py",
+                "simulate",
+                "--restaurant",
+                "sufrah-demo",
+                "--lang",
+                "en",
+                "--script",
+                "-",
+                "--server",
+                f"http://127.0.0.1:{port}",
+            ],
+            cwd=clone,
+            env=_base_env(tmp_path),
+            input="hello\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert chat.returncode == 0, chat.stderr
+        assert "1. Order" in chat.stdout
+        types = []
+        deadline = time.monotonic() + 10
+        while "message.received" not in types and time.monotonic() < deadline:
+            types.append(json.loads(socket.recv(timeout=10))["type"])
+        assert "message.received" in types
 
 
 @pytest.mark.timeout(300)

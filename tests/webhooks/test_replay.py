@@ -66,3 +66,29 @@ def test_rejected_events_are_never_replayed(client):
     WebhookEvent.objects.update(received_at=timezone.now() - timedelta(minutes=5))
     assert replay_stale_events.apply().get() == 0
     assert WebhookEvent.objects.get().status == "rejected"
+
+
+def test_the_embedded_sweeper_runs_the_sweeps_on_the_servers_event_loop(client, fake_twilio):
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    from sufrahbot.sweeps import sweep_forever
+
+    event = _stranded_event(client, SenderFactory())
+
+    async def serve_briefly() -> str:
+        sweeper = asyncio.ensure_future(sweep_forever(interval=0.05))
+        status = ""
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                status = await sync_to_async(lambda: WebhookEvent.objects.get(pk=event.pk).status)()
+                if status == "processed":
+                    break
+        finally:
+            sweeper.cancel()
+        return status
+
+    assert asyncio.run(serve_briefly()) == "processed"
+    assert len(fake_twilio.sent) == 1

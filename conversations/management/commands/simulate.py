@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import urlencode, urlparse
 
+import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Case, IntegerField, Value, When
@@ -46,6 +47,11 @@ class Command(BaseCommand):
         parser.add_argument("--script", help="a file with one customer message per line ('-' for stdin)")
         parser.add_argument("--wait", type=float, default=15.0, help="seconds to wait for each answer")
         parser.add_argument("--verbose", action="store_true", help="keep the server's INFO logs on stderr")
+        parser.add_argument(
+            "--server",
+            help="post to a running server (e.g. http://127.0.0.1:8000) instead of in-process, so its dashboard "
+            "clients see the chat live",
+        )
 
     def handle(self, *args, **opts):
         if not opts["verbose"]:
@@ -64,7 +70,7 @@ class Command(BaseCommand):
         except InvalidPhoneNumber as exc:
             raise CommandError(f"--phone: {exc}") from None
         sender = _sender_pick(restaurant)
-        self.chat = _Chat(sender=sender, phone=phone, name=opts["name"], wait=opts["wait"])
+        self.chat = _Chat(sender=sender, phone=phone, name=opts["name"], wait=opts["wait"], server=opts["server"])
         if opts["lang"]:
             conversation = conversation_open(sender=sender, customer_phone=phone, customer_name=opts["name"])
             conversation_language_set(conversation=conversation, language=opts["lang"])
@@ -150,7 +156,7 @@ class Command(BaseCommand):
 class _Chat:
     """One customer's side of the conversation: signs and posts webhooks, reads the bot's answers."""
 
-    def __init__(self, *, sender: Sender, phone: str, name: str, wait: float):
+    def __init__(self, *, sender: Sender, phone: str, name: str, wait: float, server: str | None = None):
         self.sender = sender
         self.phone = phone
         self.name = name
@@ -159,7 +165,8 @@ class _Chat:
         self.options: list[tuple[str, str]] = []
         self.option_kind = ""
         self.path = reverse("webhooks:twilio-inbound")
-        base = settings.PUBLIC_BASE_URL or "http://testserver"
+        self.server = server.rstrip("/") if server else None
+        base = self.server or settings.PUBLIC_BASE_URL or "http://testserver"
         self.url = base + self.path
         parsed = urlparse(base)
         self.client = Client(HTTP_HOST=parsed.netloc or "testserver", secure=parsed.scheme == "https")
@@ -192,12 +199,23 @@ class _Chat:
         """POST one signed webhook; True once the message was processed (its replies are then stored too,
         in the same transaction), False if it was still waiting for a worker after --wait seconds."""
         signature = twilio.sign(auth_token=self.sender.twilio_auth_token, url=self.url, params=params)
-        response = self.client.post(
-            self.path,
-            data=urlencode(params),
-            content_type="application/x-www-form-urlencoded",
-            HTTP_X_TWILIO_SIGNATURE=signature,
-        )
+        if self.server:
+            try:
+                response = httpx.post(
+                    self.url,
+                    content=urlencode(params),
+                    headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+                    timeout=self.wait,
+                )
+            except httpx.HTTPError as exc:
+                raise CommandError(f"Could not reach {self.server}: {exc}") from None
+        else:
+            response = self.client.post(
+                self.path,
+                data=urlencode(params),
+                content_type="application/x-www-form-urlencoded",
+                HTTP_X_TWILIO_SIGNATURE=signature,
+            )
         if response.status_code != 200:
             raise CommandError(f"The webhook answered {response.status_code}: {response.content[:500]!r}")
         deadline = time.monotonic() + self.wait

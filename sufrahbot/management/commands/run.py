@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ import sys
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from sufrahbot.sweeps import sweep_forever
 
 
 class Command(BaseCommand):
@@ -20,6 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-seed", action="store_true")
 
+    async def _serve(self, server) -> None:
+        # Embedded, the sweeps (Celery beat's job) run on the server's own loop: see sufrahbot.sweeps.
+        sweeper = asyncio.ensure_future(sweep_forever()) if settings.EMBEDDED else None
+        try:
+            await server.serve()
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+
     def handle(self, *args, **opts):
         import uvicorn
 
@@ -28,8 +40,6 @@ class Command(BaseCommand):
             call_command("seed_demo")
         children: list[subprocess.Popen] = []
         if settings.EMBEDDED:
-            from sufrahbot.sweeps import start_sweep_loop
-
             self.stdout.write(
                 self.style.WARNING(
                     "Embedded mode (no DATABASE_URL / REDIS_URL): SQLite at "
@@ -38,7 +48,6 @@ class Command(BaseCommand):
                     f"(rating prompts, webhook replay) run here every {settings.SWEEP_INTERVAL_SECONDS:g}s."
                 )
             )
-            start_sweep_loop()
         else:
             celery = [sys.executable, "-m", "celery", "-A", "sufrahbot"]
             children.append(
@@ -55,11 +64,11 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Sufrah on http://{opts['host']}:{opts['port']}/  (admin: /admin/, webhooks: /webhooks/twilio/, "
                 f"events: ws://{opts['host']}:{opts['port']}/ws/events/). Chat with the bot: "
-                "`python manage.py simulate --restaurant sufrah-demo`."
+                "`./dev manage simulate --restaurant sufrah-demo`."
             )
         )
-        try:
-            uvicorn.run(
+        server = uvicorn.Server(
+            uvicorn.Config(
                 "sufrahbot.asgi:application",
                 host=opts["host"],
                 port=opts["port"],
@@ -67,6 +76,9 @@ class Command(BaseCommand):
                 ws="websockets",
                 log_level=settings.LOG_LEVEL.lower(),
             )
+        )
+        try:
+            asyncio.run(self._serve(server))
         finally:
             for child in children:
                 child.send_signal(signal.SIGTERM)
