@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
+
 from .models import Conversation, Message
 from .services import (
     OutsideServiceWindow,
@@ -40,7 +42,7 @@ class ConversationAdminForm(forms.ModelForm):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(TenantScopedAdmin):
     form = ConversationAdminForm
     list_display = (
         "customer_phone",
@@ -51,7 +53,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "unread_count",
         "last_message_at",
     )
-    list_filter = ("status", "bot_paused", "restaurant")
+    list_filter = ("status", "bot_paused", RESTAURANT_FILTER)
     search_fields = ("customer_phone", "customer_name")
     readonly_fields = (
         "restaurant",
@@ -96,7 +98,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(TenantScopedAdmin):
     list_display = (
         "id",
         "restaurant",
@@ -109,7 +111,7 @@ class MessageAdmin(admin.ModelAdmin):
         "attempts",
         "created_at",
     )
-    list_filter = ("status", "direction", "provider", "restaurant")
+    list_filter = ("status", "direction", "provider", RESTAURANT_FILTER)
     search_fields = ("provider_message_id", "body", "conversation__customer_phone")
     readonly_fields = [f.name for f in Message._meta.fields]
     actions = ["retry_failed"]

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
+
 from .models import Order, OrderEvent, OrderItem, OrderStatus, Rating, RatingPrompt
 from .selectors import order_next_statuses
 from .services import IllegalTransition, order_transition
@@ -48,9 +50,9 @@ def _mark_action(to_status: str):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(TenantScopedAdmin):
     list_display = ("number", "restaurant", "status", "fulfilment", "customer", "total", "currency", "created_at")
-    list_filter = ("status", "fulfilment", "restaurant")
+    list_filter = ("status", "fulfilment", RESTAURANT_FILTER)
     search_fields = ("=number", "conversation__customer_phone", "conversation__customer_name")
     list_select_related = ("restaurant", "conversation")
     date_hierarchy = "created_at"
@@ -83,9 +85,10 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Rating)
-class RatingAdmin(admin.ModelAdmin):
+class RatingAdmin(TenantScopedAdmin):
+    restaurant_lookup = "order__restaurant"
     list_display = ("order", "stars", "comment", "created_at")
-    list_filter = ("stars", "order__restaurant")
+    list_filter = ("stars", ("order__restaurant", admin.RelatedOnlyFieldListFilter))
     readonly_fields = ("order", "stars", "comment", "created_at")
 
     def has_add_permission(self, request):  # noqa: ARG002
@@ -93,9 +96,10 @@ class RatingAdmin(admin.ModelAdmin):
 
 
 @admin.register(RatingPrompt)
-class RatingPromptAdmin(admin.ModelAdmin):
+class RatingPromptAdmin(TenantScopedAdmin):
+    restaurant_lookup = "order__restaurant"
     list_display = ("order", "kind", "status", "due_at", "sent_at")
-    list_filter = ("status", "kind", "order__restaurant")
+    list_filter = ("status", "kind", ("order__restaurant", admin.RelatedOnlyFieldListFilter))
     readonly_fields = [f.name for f in RatingPrompt._meta.fields]
 
     def has_add_permission(self, request):  # noqa: ARG002

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 
 from sufrahbot.crypto import mask
 
+from .admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffMembership
 from .services import sender_credentials_validate, sender_number_validate
 
@@ -83,10 +84,11 @@ class SenderAdminForm(forms.ModelForm):
 
 
 @admin.register(Sender)
-class SenderAdmin(admin.ModelAdmin):
+class SenderAdmin(TenantScopedAdmin):
+    platform_only = True  # numbers and provider secrets are the platform's to manage
     form = SenderAdminForm
     list_display = ("phone_number", "restaurant", "provider", "masked_token", "messages_per_minute", "active")
-    list_filter = ("provider", "active", "restaurant")
+    list_filter = ("provider", "active", RESTAURANT_FILTER)
     search_fields = ("phone_number", "restaurant__slug", "restaurant__name_en", "restaurant__name_ar")
 
     @admin.display(description="credentials")
@@ -101,17 +103,21 @@ class MenuItemInline(admin.TabularInline):
 
 
 @admin.register(Restaurant)
-class RestaurantAdmin(admin.ModelAdmin):
+class RestaurantAdmin(TenantScopedAdmin):
+    restaurant_lookup = "pk"
     list_display = ("slug", "name_en", "name_ar", "default_language", "currency", "active")
     list_filter = ("active", "default_language")
     search_fields = ("slug", "name_en", "name_ar")
     prepopulated_fields = {"slug": ("name_en",)}
 
+    def has_add_permission(self, request):
+        return request.user.is_superuser  # new tenants are the platform's to create
+
 
 @admin.register(MenuCategory)
-class MenuCategoryAdmin(admin.ModelAdmin):
+class MenuCategoryAdmin(TenantScopedAdmin):
     list_display = ("name_en", "name_ar", "restaurant", "sort_order", "active")
-    list_filter = ("restaurant", "active")
+    list_filter = (RESTAURANT_FILTER, "active")
     inlines = [MenuItemInline]
 
     def save_formset(self, request, form, formset, change):
@@ -147,14 +153,15 @@ class MenuItemAdminForm(forms.ModelForm):
 
 
 @admin.register(MenuItem)
-class MenuItemAdmin(admin.ModelAdmin):
+class MenuItemAdmin(TenantScopedAdmin):
     form = MenuItemAdminForm
     list_display = ("name_en", "name_ar", "category", "restaurant", "price", "available")
-    list_filter = ("restaurant", "available", "category")
+    list_filter = (RESTAURANT_FILTER, "available", ("category", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name_en", "name_ar")
 
 
 @admin.register(StaffMembership)
-class StaffMembershipAdmin(admin.ModelAdmin):
+class StaffMembershipAdmin(TenantScopedAdmin):
+    platform_only = True
     list_display = ("user", "restaurant", "role")
-    list_filter = ("role", "restaurant")
+    list_filter = ("role", RESTAURANT_FILTER)

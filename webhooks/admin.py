@@ -1,10 +1,13 @@
 from django.contrib import admin
 
+from restaurants.admin_scoping import TenantScopedAdmin
+
 from .models import WebhookEvent
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(TenantScopedAdmin):
+    platform_only = True  # raw provider traffic of every tenant
     list_display = ("id", "provider", "kind", "status", "signature_valid", "restaurant", "attempts", "received_at")
     list_filter = ("provider", "kind", "status", "restaurant")
     readonly_fields = [f.name for f in WebhookEvent._meta.fields]

@@ -1,0 +1,62 @@
+"""Tenant scope for Django admin: restaurant staff see and change only their own restaurants' rows.
+
+Superusers (the platform's operators) see everything. Every ModelAdmin over tenant data uses
+`TenantScopedAdmin`, naming the lookup from its model to the restaurant; platform-only models (senders with
+their secrets, raw webhook events, memberships) are hidden from everyone else.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import Restaurant, StaffMembership
+
+
+def restaurant_ids_of(user) -> list[int]:
+    return list(StaffMembership.objects.filter(user=user).values_list("restaurant_id", flat=True))
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    restaurant_lookup = "restaurant"  # from this model to its Restaurant ("pk" on Restaurant itself)
+    platform_only = False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        if self.platform_only:
+            return queryset.none()
+        return queryset.filter(**{f"{self.restaurant_lookup}__in": restaurant_ids_of(request.user)})
+
+    def _platform_gate(self, request) -> bool:
+        return request.user.is_superuser or not self.platform_only
+
+    def has_module_permission(self, request):
+        return self._platform_gate(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._platform_gate(request) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._platform_gate(request) and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return self._platform_gate(request) and super().has_add_permission(request, *args)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._platform_gate(request) and super().has_delete_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Choices of a restaurant, or of anything that belongs to one, stop at the user's restaurants.
+        if not request.user.is_superuser:
+            ids = restaurant_ids_of(request.user)
+            related = db_field.related_model
+            if related is Restaurant:
+                kwargs["queryset"] = Restaurant.objects.filter(pk__in=ids)
+            elif any(f.name == "restaurant" for f in related._meta.get_fields()):
+                kwargs["queryset"] = related._default_manager.filter(restaurant_id__in=ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# A restaurant filter in the sidebar that lists only restaurants present in the (scoped) rows.
+RESTAURANT_FILTER = ("restaurant", admin.RelatedOnlyFieldListFilter)
