@@ -67,6 +67,9 @@ class ConversationAdmin(TenantScopedAdmin):
     inlines = [MessageInline]
     actions = ["resume_bot", "hand_over_to_staff"]
 
+    def has_add_permission(self, request):  # noqa: ARG002
+        return False  # conversations start when a customer writes
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         body = (form.cleaned_data.get("reply") or "").strip()

@@ -39,7 +39,7 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_name or self.customer_phone} @ {self.restaurant_id}"
+        return f"{self.customer_name} ({self.customer_phone})" if self.customer_name else self.customer_phone
 
 
 class MessageStatus(models.TextChoices):
