@@ -1,12 +1,8 @@
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-
-def health(request):  # noqa: ARG001
-    return JsonResponse({"status": "ok"})
-
+from sufrahbot.health import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
