@@ -32,6 +32,8 @@ def env_list(name: str, default: str = "") -> list[str]:
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 EMBEDDED = not DATABASE_URL and not REDIS_URL
+# Without Redis there is no broker: tasks run in-process after commit and the run command drives the sweeps.
+TASKS_IN_PROCESS = not REDIS_URL
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")

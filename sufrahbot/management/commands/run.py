@@ -24,8 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-seed", action="store_true")
 
     async def _serve(self, server) -> None:
-        # Embedded, the sweeps (Celery beat's job) run on the server's own loop: see sufrahbot.sweeps.
-        sweeper = asyncio.ensure_future(sweep_forever()) if settings.EMBEDDED else None
+        # Without Redis, the sweeps (Celery beat's job) run on the server's own loop: see sufrahbot.sweeps.
+        sweeper = asyncio.ensure_future(sweep_forever()) if settings.TASKS_IN_PROCESS else None
         try:
             await server.serve()
         finally:
@@ -39,11 +39,16 @@ class Command(BaseCommand):
         if not opts["no_seed"]:
             call_command("seed_demo")
         children: list[subprocess.Popen] = []
-        if settings.EMBEDDED:
+        database = (
+            f"SQLite at {settings.DATABASES['default']['NAME']}"
+            if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+            else settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        )
+        if settings.TASKS_IN_PROCESS:
+            mode = "Embedded mode (no DATABASE_URL / REDIS_URL)" if settings.EMBEDDED else "No REDIS_URL"
             self.stdout.write(
                 self.style.WARNING(
-                    "Embedded mode (no DATABASE_URL / REDIS_URL): SQLite at "
-                    f"{settings.DATABASES['default']['NAME']}; Celery tasks run in-process after each commit; "
+                    f"{mode}: {database}; Celery tasks run in-process after each commit; "
                     "Channels' in-memory layer in this single server process; the scheduled sweeps "
                     f"(rating prompts, webhook replay) run here every {settings.SWEEP_INTERVAL_SECONDS:g}s."
                 )
@@ -56,7 +61,7 @@ class Command(BaseCommand):
             children.append(subprocess.Popen(celery + ["beat", "-l", "INFO"]))
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Using {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} and Redis; "
+                    f"Using {database} and Redis; "
                     "started a Celery worker (queues default, inbound, outbound, scheduled) and Celery beat."
                 )
             )
