@@ -5,7 +5,7 @@ console provider), against a baseline measured in the same run (a bare Django vi
         .venv/bin/python bench/inbound.py [--requests 300]
 
 It creates (and drops) its own database `<name>_bench_tmp`; prints requests/s, ms per request, peak Python
-memory per request, and the ratios to the baseline. Tasks run inline (eager), so each figure is the whole work
+memory, the SQL queries one request makes, and the ratios to the baseline. Tasks run inline (eager), so each figure is the whole work
 a message costs in one process.
 """
 
@@ -51,6 +51,9 @@ def main() -> None:
 
 
 def _measure(label: str, n: int, one) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     durations = []
     tracemalloc.start()
     for i in range(n):
@@ -59,6 +62,8 @@ def _measure(label: str, n: int, one) -> dict:
         durations.append(time.perf_counter() - started)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    with CaptureQueriesContext(connection) as queries:  # one more run, counted (not timed)
+        one(n)
     total = sum(durations)
     return {
         "label": label,
@@ -66,6 +71,7 @@ def _measure(label: str, n: int, one) -> dict:
         "median_ms": statistics.median(durations) * 1000,
         "p95_ms": sorted(durations)[int(n * 0.95) - 1] * 1000,
         "peak_kib": peak / 1024,
+        "queries": len(queries),
     }
 
 
@@ -119,12 +125,15 @@ def run(n: int, public_base_url: str) -> None:
     duplicate = _measure("redelivered duplicate", n, lambda i: post(params(0, sid=repeated_sid)))
     assert Message.objects.filter(provider_message_id=repeated_sid).count() == 1
 
-    print(f"{'case':34} {'req/s':>9} {'median ms':>10} {'p95 ms':>8} {'peak KiB':>9} {'x baseline time':>16}")
+    print(
+        f"{'case':34} {'req/s':>9} {'median ms':>10} {'p95 ms':>8} {'peak KiB':>9} {'queries':>8} "
+        f"{'x baseline time':>16}"
+    )
     for row in (baseline, inbound, duplicate):
         ratio = baseline["rps"] / row["rps"]
         print(
             f"{row['label']:34} {row['rps']:9.1f} {row['median_ms']:10.2f} {row['p95_ms']:8.2f} "
-            f"{row['peak_kib']:9.0f} {ratio:16.1f}"
+            f"{row['peak_kib']:9.0f} {row['queries']:8d} {ratio:16.1f}"
         )
 
 

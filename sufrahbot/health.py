@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -16,13 +18,20 @@ def _database_ok() -> bool:
         return False
 
 
+@lru_cache(maxsize=4)
+def _redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)  # pooled: probes reuse it
+
+
 def _redis_state() -> str:
     if not settings.REDIS_URL:
         return "not used (embedded)"
     import redis
 
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
+        _redis_client(settings.REDIS_URL).ping()
         return "ok"
     except redis.RedisError:
         return "unreachable"
