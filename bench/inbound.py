@@ -5,8 +5,8 @@ console provider), against a baseline measured in the same run (a bare Django vi
         .venv/bin/python bench/inbound.py [--requests 300]
 
 It creates (and drops) its own database `<name>_bench_tmp`; prints requests/s, ms per request, peak Python
-memory, the SQL queries one request makes, and the ratios to the baseline. Tasks run inline (eager), so each figure is the whole work
-a message costs in one process.
+memory, the SQL queries one request makes, and the ratios to the baseline. Tasks run inline (eager), so
+each figure is the whole work a message costs in one process.
 """
 
 from __future__ import annotations

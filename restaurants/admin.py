@@ -69,7 +69,7 @@ class SenderAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if cleaned.get("provider"):
             try:
-                sender_credentials_validate(provider=cleaned["provider"], fields=cleaned)
+                sender_credentials_validate(provider=cleaned["provider"], fields=cleaned, exclude_pk=self.instance.pk)
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     if field not in self.errors:

@@ -440,4 +440,3 @@ class SenderDetailApi(PlatformAdminView):
         except InUse as exc:
             raise ConflictError(str(exc), code="sender_in_use") from None
         return Response(status=status.HTTP_204_NO_CONTENT)
-

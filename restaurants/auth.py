@@ -99,7 +99,6 @@ class TokenApi(APIView):
 
 
 class TokenObtainApi(TokenApi):
-
     @extend_schema(
         operation_id="auth_token_obtain",
         summary="Log in: username and password for an access + refresh token pair",
@@ -122,7 +121,6 @@ class RefreshInputSerializer(serializers.Serializer):
 
 
 class TokenRefreshApi(TokenApi):
-
     @extend_schema(
         operation_id="auth_token_refresh",
         summary="Exchange a refresh token for a new pair (the presented one is revoked)",
@@ -137,7 +135,6 @@ class TokenRefreshApi(TokenApi):
 
 
 class TokenRevokeApi(TokenApi):
-
     @extend_schema(
         operation_id="auth_token_revoke",
         summary="Log out: revoke a refresh token",

@@ -68,6 +68,14 @@ class Sender(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # Meta webhooks are routed by phone number id: one sender per id.
+            models.UniqueConstraint(
+                fields=["meta_phone_number_id"],
+                condition=~models.Q(meta_phone_number_id=""),
+                name="uniq_meta_phone_number_id",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.phone_number} ({self.get_provider_display()})"

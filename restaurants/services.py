@@ -22,7 +22,8 @@ def sender_number_validate(*, phone_number: str, exclude_pk: int | None = None) 
     return number
 
 
-def sender_credentials_validate(*, provider: str, fields: dict) -> None:
+def sender_credentials_validate(*, provider: str, fields: dict, exclude_pk: int | None = None) -> None:
+    """The provider's credentials are complete and well-formed; a Meta number id routes to one sender only."""
     errors = {}
     if provider == Provider.TWILIO:
         sid = fields.get("twilio_account_sid") or ""
@@ -31,8 +32,11 @@ def sender_credentials_validate(*, provider: str, fields: dict) -> None:
         if not fields.get("twilio_auth_token"):
             errors["twilio_auth_token"] = "The Twilio auth token is required."
     elif provider == Provider.META:
-        if not fields.get("meta_phone_number_id"):
+        number_id = fields.get("meta_phone_number_id") or ""
+        if not number_id:
             errors["meta_phone_number_id"] = "The Meta phone number id is required."
+        elif Sender.objects.filter(meta_phone_number_id=number_id).exclude(pk=exclude_pk).exists():
+            errors["meta_phone_number_id"] = f"Meta phone number id {number_id} is already registered."
         if not fields.get("meta_access_token"):
             errors["meta_access_token"] = "The Meta access token is required."
         if not fields.get("meta_app_secret"):
@@ -195,7 +199,9 @@ def sender_update(*, sender: Sender, data: dict) -> Sender:
         if field in data:
             setattr(sender, field, (data[field] or "").strip())
     sender_credentials_validate(
-        provider=sender.provider, fields={field: getattr(sender, field) for field in SENDER_CREDENTIAL_FIELDS}
+        provider=sender.provider,
+        fields={field: getattr(sender, field) for field in SENDER_CREDENTIAL_FIELDS},
+        exclude_pk=sender.pk,
     )
     if "messages_per_minute" in data:
         if data["messages_per_minute"] < 1:

@@ -230,3 +230,24 @@ def test_secrets_never_reach_the_logs(caplog, client, fake_twilio, settings):
     for record in caplog.records:
         redact.filter(record)
         assert TOKEN not in record.getMessage()
+
+
+def test_a_meta_phone_number_id_routes_to_one_sender_only():
+    meta = {"meta_access_token": "EAA" + "x" * 30, "meta_app_secret": "app-secret"}
+    sender_register(
+        restaurant=RestaurantFactory(),
+        provider="meta",
+        phone_number="+966508034010",
+        meta_phone_number_id="106555",
+        **meta,
+    )
+    with pytest.raises(ValidationError) as caught:
+        sender_register(
+            restaurant=RestaurantFactory(),
+            provider="meta",
+            phone_number="+966508034011",
+            meta_phone_number_id="106555",
+            **meta,
+        )
+    assert caught.value.message_dict["meta_phone_number_id"] == ["Meta phone number id 106555 is already registered."]
+    assert Sender.objects.count() == 1
