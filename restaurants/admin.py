@@ -129,6 +129,7 @@ class MenuCategoryAdmin(TenantScopedAdmin):
 
 
 class MenuItemAdminForm(forms.ModelForm):
+    image_url = forms.URLField(required=False, assume_scheme="https")
     class Meta:
         model = MenuItem
         fields = [

@@ -72,6 +72,7 @@ def test_the_embedded_sweeper_runs_the_sweeps_on_the_servers_event_loop(client, 
     import asyncio
 
     from asgiref.sync import sync_to_async
+    from django.db import connections
 
     from sufrahbot.sweeps import sweep_forever
 
@@ -88,6 +89,8 @@ def test_the_embedded_sweeper_runs_the_sweeps_on_the_servers_event_loop(client, 
                     break
         finally:
             sweeper.cancel()
+            # The sweeps ran in asgiref's sync thread: close its connection so the test database can be dropped.
+            await sync_to_async(connections.close_all)()
         return status
 
     assert asyncio.run(serve_briefly()) == "processed"
