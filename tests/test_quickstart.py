@@ -109,7 +109,7 @@ def test_run_from_a_fresh_clone_on_the_embedded_default(tmp_path):
         css = re.search(r'href="(/static/admin/css/[^"]+\.css)"', login_page).group(1)
         assert _get(f"http://127.0.0.1:{port}{css}")[0] == 200  # admin styles are served with DEBUG off
         assert _get(f"http://127.0.0.1:{port}/no/such/page")[0] == 404
-        _chat_reaches_the_dashboard_live(clone, tmp_path, port)
+        _chat_reaches_the_dashboard_live(clone, _base_env(tmp_path), port)
     finally:
         output = _stop(process)
     assert "Embedded mode" in output and "in-memory layer" in output
@@ -118,8 +118,9 @@ def test_run_from_a_fresh_clone_on_the_embedded_default(tmp_path):
     assert (tmp_path / "var" / "sufrah.sqlite3").exists()
 
 
-def _chat_reaches_the_dashboard_live(clone: Path, tmp_path: Path, port: int) -> None:
-    """Embedded: a dashboard socket on the running server sees a simulator chat posted to that server."""
+def _chat_reaches_the_dashboard_live(clone: Path, env: dict, port: int) -> None:
+    """A dashboard socket on the running server sees a simulator chat posted to that server, and the
+    simulator gets the bot's reply (embedded: all in the server process; with Redis: through the worker)."""
     import json
 
     from websockets.sync.client import connect
@@ -153,7 +154,7 @@ def _chat_reaches_the_dashboard_live(clone: Path, tmp_path: Path, port: int) -> 
                 f"http://127.0.0.1:{port}",
             ],
             cwd=clone,
-            env=_base_env(tmp_path),
+            env=env,
             input="hello\n",
             capture_output=True,
             text=True,
@@ -196,6 +197,7 @@ def test_run_on_postgres_and_redis_starts_worker_and_beat(tmp_path):
             ).stdout
             time.sleep(1)
         assert "celery -A sufrahbot worker" in children and "celery -A sufrahbot beat" in children
+        _chat_reaches_the_dashboard_live(clone, env, port)
     finally:
         output = _stop(process)
         with psycopg.connect(admin_url, autocommit=True) as conn:
