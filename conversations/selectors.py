@@ -73,10 +73,6 @@ def message_list(*, conversation: Conversation) -> QuerySet[Message]:
     return Message.objects.filter(conversation=conversation).select_related("sent_by").order_by("-created_at", "-id")
 
 
-def message_for_idempotency_key(*, conversation: Conversation, idempotency_key: str) -> Message | None:
-    return Message.objects.filter(conversation=conversation, idempotency_key=idempotency_key).first()
-
-
 def first_response_seconds(*, restaurant: Restaurant) -> list[float]:
     """Seconds from each conversation's first inbound message to the first staff reply in it."""
     first_inbound = (

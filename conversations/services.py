@@ -119,12 +119,32 @@ def message_send(
     Free-form content outside the 24-hour window is refused (templates are exempt). With an idempotency
     key, the same key twice returns the first message and sends once.
     """
+    message, _ = message_queue(
+        conversation=conversation,
+        content=content,
+        sent_by=sent_by,
+        idempotency_key=idempotency_key,
+        require_window=require_window,
+    )
+    return message
+
+
+def message_queue(
+    *,
+    conversation: Conversation,
+    content: OutboundContent,
+    sent_by=None,
+    idempotency_key: str | None = None,
+    require_window: bool = True,
+) -> tuple[Message, bool]:
+    """message_send, also saying whether this call queued the message (False: the idempotency key's first
+    message is returned and nothing more is sent)."""
     from .tasks import send_message
 
     if idempotency_key:
         existing = Message.objects.filter(conversation=conversation, idempotency_key=idempotency_key).first()
         if existing is not None:
-            return existing
+            return existing, False
     if require_window and content.kind != "template" and not service_window_open(conversation=conversation):
         raise OutsideServiceWindow(
             "The customer's last message is more than 24 hours old: only an approved template may be sent."
@@ -157,7 +177,7 @@ def message_send(
                 # A person answering takes the conversation over: the bot stays quiet until resumed.
                 conversation_handoff(conversation=conversation, by=sent_by)
             transaction.on_commit(lambda: send_message.delay(message.pk))
-    return message
+    return message, created
 
 
 @dataclass
@@ -375,17 +395,12 @@ def conversation_reply(
     """A staff member's free-text reply, queued through the outbound path (message_send also hands the
     conversation over from the bot). Returns (message, created): an `idempotency_key` seen before gives the
     first message and False, sending nothing. Raises OutsideServiceWindow outside the 24-hour window."""
-    if idempotency_key:
-        existing = Message.objects.filter(conversation=conversation, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing, False
-    message = message_send(
+    return message_queue(
         conversation=conversation,
         content=OutboundContent.text(body),
         sent_by=sent_by,
         idempotency_key=idempotency_key,
     )
-    return message, True
 
 
 # --- the bot and the people (handoff) -----------------------------------------------------------------
