@@ -224,7 +224,9 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
     )
     if not claimed:
         return DeliveryOutcome("skipped")
-    message.refresh_from_db()
+    # Claimed: nobody else writes the row until we are done, so the local copy stays exact.
+    message.status, message.status_rank = MessageStatus.SENDING, STATUS_RANK[MessageStatus.SENDING]
+    message.attempts += 1
     content = OutboundContent.from_dict(message.content)
     try:
         result = provider_for(message.provider).send(
@@ -238,7 +240,8 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
     rank = STATUS_RANK.get(result.status, STATUS_RANK[MessageStatus.SENT])
     status = result.status if rank >= STATUS_RANK[MessageStatus.SENT] else MessageStatus.SENT
     with transaction.atomic():
-        Message.objects.filter(pk=message.pk).update(
+        _message_update(
+            message,
             provider_message_id=result.provider_message_id,
             status=status,
             status_rank=max(rank, STATUS_RANK[MessageStatus.SENT]),
@@ -246,9 +249,15 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
             error_code="",
             error_message="",
         )
-        message.refresh_from_db()
         publish(message.restaurant_id, {"type": "message.sent", "message": message_event_data(message)})
     return DeliveryOutcome("sent")
+
+
+def _message_update(message: Message, **changes) -> None:
+    """UPDATE the claimed row and keep the in-memory copy in step (no re-read)."""
+    Message.objects.filter(pk=message.pk).update(**changes)
+    for field, value in changes.items():
+        setattr(message, field, value)
 
 
 def _delivery_failed(message: Message, exc: SendError) -> DeliveryOutcome:
@@ -264,13 +273,13 @@ def _delivery_failed(message: Message, exc: SendError) -> DeliveryOutcome:
         )
         return DeliveryOutcome("retry", retry_in=exc.retry_after or _backoff(message.attempts))
     with transaction.atomic():
-        Message.objects.filter(pk=message.pk).update(
+        _message_update(
+            message,
             status=MessageStatus.FAILED,
             status_rank=STATUS_RANK[MessageStatus.FAILED],
             error_code=exc.code,
             error_message=exc.message[:2000],
         )
-        message.refresh_from_db()
         publish(message.restaurant_id, {"type": "message.status", "message": message_event_data(message)})
     logger.error(
         "send failed for good", extra={"message_id": message.pk, "code": exc.code, "attempts": message.attempts}
