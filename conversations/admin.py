@@ -6,13 +6,9 @@ from django.contrib import admin, messages
 from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 
 from .models import Conversation, Message
-from .services import (
-    OutsideServiceWindow,
-    conversation_bot_resume,
-    conversation_handoff,
-    conversation_reply,
-    message_retry,
-)
+from .services.handoff import conversation_bot_resume, conversation_handoff
+from .services.outbound import OutsideServiceWindow, message_retry
+from .services.staff import conversation_reply
 
 
 class MessageInline(admin.TabularInline):

@@ -10,13 +10,14 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from restaurants.permissions import RestaurantScopedView
 from sufrahbot.errors import ConflictError, error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
-from sufrahbot.permissions import RestaurantScopedView
 
 from .models import Conversation, Message, MessageStatus
 from .selectors import PREVIEW_LENGTH, conversation_get, conversation_list, conversation_stats, message_list
-from .services import OutsideServiceWindow, conversation_reply, conversation_update, service_window_open
+from .services.outbound import OutsideServiceWindow, service_window_open
+from .services.staff import conversation_reply, conversation_update
 
 IDEMPOTENCY_KEY_MAX = 200
 

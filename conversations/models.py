@@ -90,6 +90,9 @@ class Message(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    # An inbound message stored but not yet answered by the bot (bot.services clears it when it answers, or
+    # decides to stay silent): the flag that makes "answer it" exactly-once apart from "store it".
+    awaiting_bot = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)

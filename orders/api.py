@@ -7,9 +7,9 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from restaurants.permissions import RestaurantScopedView
 from sufrahbot.errors import ConflictError, error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
-from sufrahbot.permissions import RestaurantScopedView
 
 from .models import Fulfilment, Order, OrderStatus, Rating
 from .selectors import order_get, order_list, order_next_statuses

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from conversations.content import Button, OutboundContent
 from conversations.models import Conversation, Message
-from conversations.services import OutsideServiceWindow, message_send, service_window_open
+from conversations.services.outbound import OutsideServiceWindow, message_send, service_window_open
 from restaurants.selectors import menu_item_get
 from sufrahbot.events import publish
 

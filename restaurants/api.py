@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 from sufrahbot.crypto import mask
 from sufrahbot.errors import ConflictError, error_responses
 from sufrahbot.pagination import CursorPage, OldestFirstPage, paginated_response
-from sufrahbot.permissions import IsPlatformAdmin, RestaurantScopedView
 
 from .models import MenuCategory, MenuItem, Provider, Restaurant, Sender, StaffRole
+from .permissions import IsPlatformAdmin, RestaurantScopedView
 from .services import (
     InUse,
     menu_category_create,

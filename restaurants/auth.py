@@ -1,7 +1,7 @@
 """Dashboard login: JWT access + refresh tokens (simplejwt).
 
 The access token carries the user's restaurants and roles as claims so the dashboard can draw its menus
-without a round trip; the API never trusts them (sufrahbot.permissions reads memberships from the database).
+without a round trip; the API never trusts them (restaurants.permissions reads memberships from the database).
 Refresh rotates: the presented refresh token is blacklisted and a new pair, with freshly read claims, is
 issued. Revoking (logout) blacklists a refresh token; access tokens are short-lived (JWT_ACCESS_MINUTES) and a
 deactivated user or a removed membership loses access at once regardless.

@@ -3,6 +3,7 @@ from django.contrib import admin
 from restaurants.admin_scoping import TenantScopedAdmin
 
 from .models import WebhookEvent
+from .services import webhook_events_requeue
 
 
 @admin.register(WebhookEvent)
@@ -18,10 +19,5 @@ class WebhookEventAdmin(TenantScopedAdmin):
 
     @admin.action(description="Replay (process again)")
     def replay(self, request, queryset):
-        from .tasks import process_event
-
-        n = 0
-        for event in queryset.filter(signature_valid=True):
-            process_event.delay(event.pk)
-            n += 1
+        n = webhook_events_requeue(events=queryset)
         self.message_user(request, f"{n} event(s) queued for processing.")

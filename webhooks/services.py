@@ -1,4 +1,4 @@
-"""Inbound provider webhooks: store first, then check, then hand over to a task."""
+"""Inbound provider webhooks: store first, then check, then hand over to a task (processing.py runs it)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
-from conversations import services as conversation_services
 from conversations.content import MalformedWebhook
 from conversations.providers import meta, twilio
 from restaurants.selectors import sender_for_number, sender_for_phone_number_id
 
 from .models import WebhookEvent
+from .processing import event_close
+from .tasks import process_event
 
 logger = logging.getLogger(__name__)
 
@@ -68,25 +68,21 @@ class Verdict:
     message: str = ""
 
 
-def _close(event: WebhookEvent, status: str, error: str = "", **fields) -> None:
-    WebhookEvent.objects.filter(pk=event.pk).update(status=status, error=error, processed_at=timezone.now(), **fields)
-
-
 def twilio_event_admit(*, event: WebhookEvent) -> Verdict:
     """Route and verify a stored Twilio request; a valid one is queued for processing after commit."""
     if "application/x-www-form-urlencoded" not in event.content_type:
-        _close(event, WebhookEvent.Status.REJECTED, "body is not form-encoded")
+        event_close(event, WebhookEvent.Status.REJECTED, "body is not form-encoded")
         return Verdict(400, "malformed", "Expected a form-encoded Twilio webhook.")
     params = dict(parse_qsl(event.body, keep_blank_values=True))
     try:
         number = twilio.routing_number(params, kind=event.kind)
     except MalformedWebhook as exc:
-        _close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
+        event_close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
         return Verdict(400, "malformed", f"Malformed Twilio webhook: {exc}.")
     sender = sender_for_number(phone_number=number)
     # Console senders (the demo and the simulator) speak Twilio's webhook format, signed with their own secret.
     if sender is None or sender.provider not in ("twilio", "console"):
-        _close(event, WebhookEvent.Status.UNROUTABLE, f"no active Twilio sender for {number}")
+        event_close(event, WebhookEvent.Status.UNROUTABLE, f"no active Twilio sender for {number}")
         return Verdict(404, "unknown_number", f"No restaurant answers on {number}.")
     valid = twilio.verify_signature(
         auth_token=sender.twilio_auth_token,
@@ -119,14 +115,14 @@ def meta_event_admit(*, event: WebhookEvent) -> Verdict:
         payload = meta.load(event.body)
         number_ids = {change.phone_number_id for change in meta.changes(payload)}
     except MalformedWebhook as exc:
-        _close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
+        event_close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
         return Verdict(400, "malformed", f"Malformed Meta webhook: {exc}.")
     if not number_ids:
-        _close(event, WebhookEvent.Status.PROCESSED, "no message changes")
+        event_close(event, WebhookEvent.Status.PROCESSED, "no message changes")
         return Verdict(200)
     senders = [s for s in (sender_for_phone_number_id(phone_number_id=i) for i in sorted(number_ids)) if s]
     if not senders:
-        _close(event, WebhookEvent.Status.UNROUTABLE, f"no active Meta sender for {', '.join(sorted(number_ids))}")
+        event_close(event, WebhookEvent.Status.UNROUTABLE, f"no active Meta sender for {', '.join(sorted(number_ids))}")
         return Verdict(404, "unknown_number", "No restaurant answers on this phone number id.")
     sender = senders[0]
     # One app signs for all its numbers: every routed sender must accept the signature.
@@ -149,81 +145,23 @@ def _admit_verified(
     event: WebhookEvent, sender, *, valid: bool, signature_header: str, validate: Callable[[], object]
 ) -> Verdict:
     """The common tail of every provider's admission: signature verdict, full parse, then queue after commit."""
-    from .tasks import process_event
-
     scope = {"sender": sender, "restaurant_id": sender.restaurant_id}
     if not valid:
-        _close(event, WebhookEvent.Status.REJECTED, "signature missing or wrong", signature_valid=False, **scope)
+        event_close(event, WebhookEvent.Status.REJECTED, "signature missing or wrong", signature_valid=False, **scope)
         return Verdict(403, "invalid_signature", f"The {signature_header} header is missing or wrong.")
     try:
         validate()
     except MalformedWebhook as exc:
-        _close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}", signature_valid=True, **scope)
+        event_close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}", signature_valid=True, **scope)
         return Verdict(400, "malformed", f"Malformed {PROVIDER_LABELS[event.provider]} webhook: {exc}.")
     WebhookEvent.objects.filter(pk=event.pk).update(signature_valid=True, **scope)
     transaction.on_commit(lambda: process_event.delay(event.pk))
     return Verdict(200)
 
 
-def _process_twilio(event: WebhookEvent) -> None:
-    params = dict(parse_qsl(event.body, keep_blank_values=True))
-    if event.kind == WebhookEvent.Kind.MESSAGE:
-        conversation_services.message_receive(sender=event.sender, inbound=twilio.parse_inbound(params))
-    else:
-        _status_apply(twilio.parse_status(params), sender=event.sender)
-
-
-def _process_meta(event: WebhookEvent) -> None:
-    for change in meta.changes(meta.load(event.body)):
-        sender = sender_for_phone_number_id(phone_number_id=change.phone_number_id)
-        if sender is None:
-            logger.warning("meta change for an unknown number skipped", extra={"event_id": event.pk})
-            continue
-        for inbound in meta.parse_messages(change, to_number=sender.phone_number):
-            conversation_services.message_receive(sender=sender, inbound=inbound)
-        for update in meta.parse_statuses(change):
-            _status_apply(update, sender=sender)
-
-
-def _status_apply(update, *, sender) -> None:
-    conversation_services.message_status_update(
-        restaurant_id=sender.restaurant_id,
-        provider=update.provider,
-        provider_message_id=update.provider_message_id,
-        status=update.status,
-        error_code=update.error_code,
-        error_message=update.error_message,
-    )
-
-
-PROCESSORS = {"twilio": _process_twilio, "meta": _process_meta}
-
-
-def webhook_event_process(*, event_id: int) -> str:
-    """Turn a stored, verified event into conversation changes. Safe to run twice (dedup downstream)."""
-    event = WebhookEvent.objects.select_related("sender__restaurant").filter(pk=event_id).first()
-    if event is None or event.status not in (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED):
-        return "skipped"
-    if not event.signature_valid or event.sender is None:
-        return "skipped"
-    WebhookEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
-    try:
-        PROCESSORS[event.provider](event)
-    except Exception as exc:
-        _close(event, WebhookEvent.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000])
-        raise
-    _close(event, WebhookEvent.Status.PROCESSED)
-    return "processed"
-
-
-def webhook_events_stale(*, older_than_seconds: float = 60, max_attempts: int = 5) -> list[int]:
-    """Verified events that never finished (a worker died, a task was lost, a transient error)."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    return list(
-        WebhookEvent.objects.filter(
-            status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED],
-            signature_valid=True,
-            received_at__lt=cutoff,
-            attempts__lt=max_attempts,
-        ).values_list("pk", flat=True)[:500]
-    )
+def webhook_events_requeue(*, events) -> int:
+    """Process verified events again (the admin's "replay"): safe, since processing is idempotent."""
+    event_ids = list(events.filter(signature_valid=True).values_list("pk", flat=True))
+    for event_id in event_ids:
+        transaction.on_commit(lambda event_id=event_id: process_event.delay(event_id))
+    return len(event_ids)

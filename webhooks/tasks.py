@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from . import services
+from .processing import webhook_event_process, webhook_events_stale
 
 
 @shared_task(
@@ -15,13 +15,13 @@ from . import services
     max_retries=5,
 )
 def process_event(self, event_id: int) -> str:  # noqa: ARG001
-    return services.webhook_event_process(event_id=event_id)
+    return webhook_event_process(event_id=event_id)
 
 
 @shared_task
 def replay_stale_events() -> int:
     """Re-queue verified webhooks that never got processed (the replay sweep)."""
-    event_ids = services.webhook_events_stale()
+    event_ids = webhook_events_stale()
     for event_id in event_ids:
         process_event.delay(event_id)
     return len(event_ids)

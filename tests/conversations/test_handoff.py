@@ -11,7 +11,8 @@ from channels.layers import get_channel_layer
 
 from conversations.content import OutboundContent
 from conversations.models import Conversation, Message
-from conversations.services import conversation_bot_resume, conversation_handoff, message_send
+from conversations.services.handoff import conversation_bot_resume, conversation_handoff
+from conversations.services.outbound import message_send
 from orders.models import OrderStatus
 from orders.services import order_transition, rating_prompts_send_due
 from tests.conversations.factories import TwilioCustomer

@@ -8,7 +8,8 @@ from django.test import RequestFactory
 
 from conversations.content import OutboundContent
 from conversations.models import Message
-from conversations.services import OutsideServiceWindow, message_deliver, message_retry, message_send
+from conversations.services.delivery import message_deliver
+from conversations.services.outbound import OutsideServiceWindow, message_retry, message_send
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,7 +16,7 @@ from django.db import transaction
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from conversations.models import Message
-from conversations.services import message_status_update
+from conversations.services.delivery import message_status_update
 from sufrahbot.events import publish
 from tests.conftest import signed_post, twilio_inbound_params
 from tests.factories import MessageFactory, RestaurantFactory, SenderFactory, StaffMembershipFactory, UserFactory

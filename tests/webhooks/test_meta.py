@@ -11,7 +11,7 @@ import pytest
 from conversations.content import Button, ListRow, ListSection, OutboundContent
 from conversations.models import Conversation, Message
 from conversations.providers import meta
-from conversations.services import message_send
+from conversations.services.outbound import message_send
 from tests.factories import ConversationFactory, SenderFactory
 from tests.fakes.meta_graph import FakeMetaGraph
 from webhooks.models import WebhookEvent

@@ -24,7 +24,8 @@ from django.urls import reverse
 from conversations.content import OutboundContent
 from conversations.models import Conversation, Message
 from conversations.providers import twilio
-from conversations.services import conversation_language_set, conversation_open
+from conversations.services.handoff import conversation_language_set
+from conversations.services.inbound import conversation_open
 from restaurants.models import Sender
 from restaurants.phone import InvalidPhoneNumber, normalize_e164
 from restaurants.selectors import restaurant_get
@@ -196,8 +197,9 @@ class _Chat:
         return params
 
     def post(self, params: dict[str, str]) -> bool:
-        """POST one signed webhook; True once the message was processed (its replies are then stored too,
-        in the same transaction), False if it was still waiting for a worker after --wait seconds."""
+        """POST one signed webhook; True once the message was stored and answered (the bot's step clears its
+        awaiting_bot flag in the transaction that stores the replies), False if it was still waiting for a
+        worker after --wait seconds."""
         signature = twilio.sign(auth_token=self.sender.twilio_auth_token, url=self.url, params=params)
         if self.server:
             try:
@@ -220,7 +222,9 @@ class _Chat:
             raise CommandError(f"The webhook answered {response.status_code}: {response.content[:500]!r}")
         deadline = time.monotonic() + self.wait
         while True:
-            if Message.objects.filter(provider=twilio.NAME, provider_message_id=params["MessageSid"]).exists():
+            if Message.objects.filter(
+                provider=twilio.NAME, provider_message_id=params["MessageSid"], awaiting_bot=False
+            ).exists():
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conversations.bot import engine, texts
-from conversations.bot.engine import (
+from bot import engine, texts
+from bot import session as bot_session
+from bot.parsing import clean, fit, keyword, normalize, parse_number
+from bot.types import (
     ActionFailed,
     BotContext,
     CategoryData,
@@ -26,7 +28,6 @@ from conversations.bot.engine import (
     RecordRating,
     SetLanguage,
 )
-from conversations.bot.parsing import clean, fit, keyword, normalize, parse_number
 from conversations.content import (
     MAX_BUTTON_TITLE,
     MAX_LIST_BUTTON_LABEL,
@@ -254,18 +255,18 @@ def test_the_same_dish_twice_is_one_line_and_quantities_are_capped():
     chat = in_cart()
     chat.taps("item:11")
     chat.says("49")
-    assert chat.session["cart"] == [[11, engine.MAX_QUANTITY]]
+    assert chat.session["cart"] == [[11, bot_session.MAX_QUANTITY]]
 
 
 def test_the_cart_holds_at_most_ten_different_dishes():
     chat = Chat()
     chat.says("hi")
-    for n in range(engine.MAX_CART_LINES):
+    for n in range(bot_session.MAX_CART_LINES):
         chat.taps(f"item:{400 + n}")
         chat.taps("qty:1")
     chat.taps("item:11")
     [full] = chat.taps("qty:1")
-    assert "cart is full" in full.body and len(chat.session["cart"]) == engine.MAX_CART_LINES
+    assert "cart is full" in full.body and len(chat.session["cart"]) == bot_session.MAX_CART_LINES
 
 
 def test_clear_empties_the_cart_and_checkout_of_an_empty_cart_shows_the_menu():
@@ -674,6 +675,6 @@ def test_whatever_arrives_at_whatever_step_gets_a_reply_within_the_limits(
         outbound = chat.send(inbound, place_as=place_as)  # checks every message's limits and the session's JSON
         rated = any(isinstance(a, RecordRating) for a in chat.actions)
         assert outbound or rated, (chat.session, inbound)
-        assert chat.session["step"] in engine.STEPS and chat.session["lang"] in ("ar", "en")
+        assert chat.session["step"] in bot_session.STEPS and chat.session["lang"] in ("ar", "en")
         for content in outbound:
             assert len({oid for oid, _ in content.options()}) == len(content.options())

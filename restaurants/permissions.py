@@ -15,7 +15,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from restaurants.models import Restaurant, StaffMembership, StaffRole
+from .models import Restaurant, StaffMembership, StaffRole
 
 ROLE_RANK = {StaffRole.AGENT: 1, StaffRole.ADMIN: 2}
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -1,349 +1,40 @@
-"""The ordering bot's brain: (stored session, one inbound message, plain context) → (new session, messages, actions).
-
-Pure Python: no ORM, no request, no clock of its own (`now` is passed in). The driver (conversations/replies.py)
-loads the context, runs `handle`, executes the actions through the services, feeds results back through
-`handle_outcome` and stores the session, which is plain JSON so a restart continues where the customer was.
-"""
+"""The bot's screens: one turn of the conversation renders the step the customer is on (welcome, menu,
+items, quantity, cart, fulfilment, address, summary, orders, rating)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..content import (
-    MAX_BUTTON_TITLE,
-    MAX_INTERACTIVE_BODY,
-    MAX_LIST_BUTTON_LABEL,
+from conversations.content import (
     MAX_LIST_ROWS,
     MAX_ROW_DESCRIPTION,
     MAX_ROW_TITLE,
     MAX_TEXT_BODY,
-    Button,
     InboundMessage,
     ListRow,
-    ListSection,
     OutboundContent,
 )
-from ..language import detect_language
+
 from . import texts
-from .parsing import clean, fit, fit_text, keyword, normalize, parse_number
+from .builders import PAGE_SIZE_WHEN_PAGED, buttons_message, join_notices, list_message, page_rows, with_notice
+from .intents import id_parts, valid_location
+from .parsing import clean, fit, fit_text, normalize, parse_number
+from .session import MAX_ADDRESS, MAX_CART_LINES, MAX_QUANTITY, reset_order
 from .texts import t
+from .types import (
+    Action,
+    BotContext,
+    Handoff,
+    PlaceOrder,
+    RatingLater,
+    RecordRating,
+)
 
-SESSION_VERSION = 1
-MAX_QUANTITY = 50
-MAX_CART_LINES = 10
 QUICK_QUANTITIES = (1, 2, 3)
-PAGE_SIZE_WHEN_PAGED = MAX_LIST_ROWS - 1  # one row is kept for "More"
-MAX_ADDRESS = 500
-LANGUAGES = ("ar", "en")
-STEPS = ("start", "welcome", "categories", "items", "quantity", "cart", "fulfilment", "address", "confirm")
 
 
-# --- plain data the driver fills in -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MenuItemData:
-    id: int
-    name_ar: str
-    name_en: str
-    price: Decimal
-    description_ar: str = ""
-    description_en: str = ""
-
-    def name(self, language: str) -> str:
-        return (self.name_ar if language == "ar" else self.name_en) or self.name_en or self.name_ar
-
-    def description(self, language: str) -> str:
-        return self.description_ar if language == "ar" else self.description_en
-
-
-@dataclass(frozen=True)
-class CategoryData:
-    id: int
-    name_ar: str
-    name_en: str
-    items: tuple[MenuItemData, ...] = ()
-
-    def name(self, language: str) -> str:
-        return (self.name_ar if language == "ar" else self.name_en) or self.name_en or self.name_ar
-
-
-@dataclass(frozen=True)
-class RecentOrder:
-    id: int
-    number: int
-    status: str
-    total: Decimal
-
-
-@dataclass(frozen=True)
-class BotContext:
-    restaurant_name_ar: str
-    restaurant_name_en: str
-    welcome_text_ar: str
-    welcome_text_en: str
-    currency: str = "SAR"
-    delivery_fee: Decimal = Decimal("0")
-    default_language: str = "ar"
-    support_contact: str = ""
-    session_timeout_minutes: int = 120  # 0: sessions never expire
-    menu: tuple[CategoryData, ...] = ()
-    recent_orders: tuple[RecentOrder, ...] = ()
-    # (id, title) of the options of the last message the customer got, as numbered on text-only channels.
-    last_options: tuple[tuple[str, str], ...] = ()
-    conversation_language: str = ""
-
-    def restaurant_name(self, language: str) -> str:
-        return self.restaurant_name_ar if language == "ar" else self.restaurant_name_en
-
-    def welcome_text(self, language: str) -> str:
-        return (self.welcome_text_ar if language == "ar" else self.welcome_text_en) or self.restaurant_name(language)
-
-
-# --- what the engine asks the driver to do ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlaceOrder:
-    lines: tuple[tuple[int, int], ...]  # (menu item id, quantity)
-    fulfilment: str  # delivery | pickup
-    address: str = ""
-    latitude: float | None = None
-    longitude: float | None = None
-    notes: str = ""
-
-
-@dataclass(frozen=True)
-class RecordRating:
-    order_id: int
-    stars: int
-
-
-@dataclass(frozen=True)
-class RatingLater:
-    order_id: int
-
-
-@dataclass(frozen=True)
-class Handoff:
-    """Pause the bot for this conversation: staff take over until they resume it."""
-
-
-@dataclass(frozen=True)
-class SetLanguage:
-    language: str
-
-
-Action = PlaceOrder | RecordRating | RatingLater | Handoff | SetLanguage
-
-
-# --- what the driver reports back -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OrderPlaced:
-    order_id: int
-    number: int
-    total: Decimal
-
-
-@dataclass(frozen=True)
-class ActionFailed:
-    action: Action
-    reason: str = ""
-
-
-Outcome = OrderPlaced | ActionFailed
-
-
-@dataclass
-class BotResult:
-    session: dict[str, Any]
-    outbound: list[OutboundContent] = field(default_factory=list)
-    actions: list[Action] = field(default_factory=list)
-
-
-# --- the session (plain JSON) -----------------------------------------------------------------------------
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float_or_none(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def load_session(raw: Any) -> dict[str, Any]:
-    """A well-formed session from whatever was stored (a corrupt or older one yields sane defaults)."""
-    raw = raw if isinstance(raw, dict) else {}
-    cart = []
-    for line in raw.get("cart") or []:
-        if isinstance(line, list | tuple) and len(line) == 2:
-            item_id, quantity = _int_or_none(line[0]), _int_or_none(line[1])
-            if item_id is not None and quantity is not None and 1 <= quantity <= MAX_QUANTITY:
-                cart.append([item_id, quantity])
-    fulfilment = raw.get("fulfilment")
-    return {
-        "v": SESSION_VERSION,
-        "step": raw.get("step") if raw.get("step") in STEPS else "start",
-        "lang": raw.get("lang") if raw.get("lang") in LANGUAGES else "",
-        "cart": cart[:MAX_CART_LINES],
-        "category": _int_or_none(raw.get("category")),
-        "page": max(_int_or_none(raw.get("page")) or 0, 0),
-        "item": _int_or_none(raw.get("item")),
-        "fulfilment": fulfilment if fulfilment in ("delivery", "pickup") else "",
-        "address": raw.get("address") if isinstance(raw.get("address"), str) else "",
-        "lat": _float_or_none(raw.get("lat")),
-        "lon": _float_or_none(raw.get("lon")),
-        "at": raw.get("at") if isinstance(raw.get("at"), str) else "",
-    }
-
-
-def _reset_order(s: dict[str, Any]) -> None:
-    s.update(step="start", cart=[], category=None, page=0, item=None, fulfilment="", address="", lat=None, lon=None)
-
-
-def _is_stale(s: dict[str, Any], context: BotContext, now: datetime) -> bool:
-    if not context.session_timeout_minutes or not s["at"]:
-        return False
-    if s["step"] in ("start", "welcome") and not s["cart"]:
-        return False  # nothing to lose: no need to apologise for a restart
-    try:
-        last = datetime.fromisoformat(s["at"])
-        return now - last > timedelta(minutes=context.session_timeout_minutes)
-    except (ValueError, TypeError):
-        return True
-
-
-# --- the conversation -------------------------------------------------------------------------------------
-
-
-def handle(session: dict[str, Any] | None, inbound: InboundMessage, context: BotContext, now: datetime) -> BotResult:
-    """Answer one inbound message. Always at least one message back, unless the reply is an action's
-    (a rating: the orders app thanks the customer itself)."""
-    s = load_session(session)
-    turn = _Turn(s, context)
-    stale = _is_stale(s, context, now)
-    if stale:
-        _reset_order(s)
-    typed = clean(inbound.text) if not inbound.reply_id else ""
-    word = keyword(typed) if typed else None
-
-    switched = _choose_language(s, context, typed=typed, word=word)
-    choice = _resolve_choice(inbound, context.last_options, typed)
-
-    if choice.startswith("rate:") and turn.on_rating(choice):
-        pass
-    elif stale:
-        turn.welcome(notice=t("session_expired", s["lang"]))
-    elif switched:
-        turn.render_step(notice=t("language_switched", s["lang"]))
-    elif choice and turn.on_choice(choice):
-        pass
-    elif word and turn.on_keyword(word):
-        pass
-    else:
-        turn.on_free_input(inbound, typed)
-
-    s["at"] = now.isoformat()
-    if s["lang"] != context.conversation_language:
-        turn.actions.insert(0, SetLanguage(language=s["lang"]))
-    return BotResult(session=s, outbound=turn.outbound, actions=turn.actions)
-
-
-def handle_outcome(session: dict[str, Any], outcome: Outcome, context: BotContext, now: datetime) -> BotResult:
-    """What to tell the customer once the driver has carried out an action."""
-    s = load_session(session)
-    turn = _Turn(s, context)
-    lang = s["lang"] or context.default_language
-    if isinstance(outcome, OrderPlaced):
-        _reset_order(s)
-        amount = texts.money(outcome.total, context.currency, lang)
-        turn.send(OutboundContent.text(t("order_placed", lang, number=outcome.number, amount=amount)))
-    elif isinstance(outcome, ActionFailed) and isinstance(outcome.action, PlaceOrder):
-        turn.cart(notice=t("order_failed", lang))
-    elif isinstance(outcome, ActionFailed) and isinstance(outcome.action, RecordRating):
-        turn.send(OutboundContent.text(t("rate_failed", lang)))
-    s["at"] = now.isoformat()
-    return BotResult(session=s, outbound=turn.outbound, actions=turn.actions)
-
-
-def fallback_reply(language: str) -> OutboundContent:
-    """What the driver sends if the engine itself ever fails: never silence."""
-    return OutboundContent.text(t("bot_error", language if language in LANGUAGES else "ar"))
-
-
-def _choose_language(s: dict[str, Any], context: BotContext, *, typed: str, word: str | None) -> bool:
-    """Set the session language; True when the customer asked to switch."""
-    if word in ("english", "arabic"):
-        s["lang"] = "en" if word == "english" else "ar"
-        return True
-    if not s["lang"]:
-        # A first message decides on whatever it shows ("hi" is English); later ones need more to switch.
-        fallback = context.conversation_language or context.default_language
-        s["lang"] = detect_language(typed) or (fallback if fallback in LANGUAGES else "ar")
-    elif detected := _clear_language(typed):
-        s["lang"] = detected
-    return False
-
-
-def _clear_language(text: str) -> str | None:
-    """The language of a typed message when there is enough of it to tell (three letters or more), so a
-    stray "ok" does not flip an Arabic conversation to English."""
-    language = detect_language(text)
-    if language is None:
-        return None
-    letters = sum(1 for ch in text if ch.isalpha())
-    return language if letters >= 3 else None
-
-
-def _resolve_choice(inbound: InboundMessage, last_options: tuple[tuple[str, str], ...], typed: str) -> str:
-    """The option id the customer picked: a tapped reply, a typed number, or a typed option title."""
-    if inbound.reply_id:
-        return clean(inbound.reply_id).strip()[:256]
-    if not typed:
-        return ""
-    number = parse_number(typed)
-    if number is not None:
-        if 1 <= number <= len(last_options):
-            return last_options[number - 1][0]
-        # The rating prompt says "1 to 5" but shows three buttons: 4 or 5 typed there are stars.
-        rate_now = next((oid for oid, _ in last_options if oid.startswith("rate:now:")), "")
-        if rate_now and 1 <= number <= 5:
-            return f"rate:stars:{rate_now.removeprefix('rate:now:')}:{number}"
-        return ""
-    wanted = normalize(typed)
-    for option_id, title in last_options:
-        if wanted and normalize(title) == wanted:
-            return option_id
-    return ""
-
-
-def _valid_location(inbound: InboundMessage) -> bool:
-    lat, lon = inbound.latitude, inbound.longitude
-    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
-        return False
-    return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
-
-
-def _id_parts(choice: str, prefix: str, count: int) -> list[int] | None:
-    """The integer parts of an id like "items:page:3:1" after `prefix`, or None when malformed."""
-    if not choice.startswith(prefix):
-        return None
-    parts = choice[len(prefix) :].split(":")
-    if len(parts) != count or not all(p.isascii() and p.isdigit() and len(p) <= 12 for p in parts):
-        return None
-    return [int(p) for p in parts]
-
-
-class _Turn:
+class Turn:
     """One turn of the conversation: collects the messages and actions while steps render themselves."""
 
     def __init__(self, s: dict[str, Any], context: BotContext):
@@ -392,19 +83,19 @@ class _Turn:
         if choice in simple:
             simple[choice]()
             return True
-        if (parts := _id_parts(choice, "cats:page:", 1)) is not None:
+        if (parts := id_parts(choice, "cats:page:", 1)) is not None:
             self.categories_list(page=parts[0])
             return True
-        if (parts := _id_parts(choice, "cat:", 1)) is not None:
+        if (parts := id_parts(choice, "cat:", 1)) is not None:
             self.items_list(category_id=parts[0], page=0)
             return True
-        if (parts := _id_parts(choice, "items:page:", 2)) is not None:
+        if (parts := id_parts(choice, "items:page:", 2)) is not None:
             self.items_list(category_id=parts[0], page=parts[1])
             return True
-        if (parts := _id_parts(choice, "item:", 1)) is not None:
+        if (parts := id_parts(choice, "item:", 1)) is not None:
             self.ask_quantity(item_id=parts[0])
             return True
-        if (parts := _id_parts(choice, "qty:", 1)) is not None:
+        if (parts := id_parts(choice, "qty:", 1)) is not None:
             if s["item"] in self.items_by_id:
                 self.add_to_cart(parts[0])
             else:
@@ -413,17 +104,17 @@ class _Turn:
         return False
 
     def on_rating(self, choice: str) -> bool:
-        if (parts := _id_parts(choice, "rate:now:", 1)) is not None:
+        if (parts := id_parts(choice, "rate:now:", 1)) is not None:
             self.stars_list(order_id=parts[0])
             return True
-        if (parts := _id_parts(choice, "rate:later:", 1)) is not None:
+        if (parts := id_parts(choice, "rate:later:", 1)) is not None:
             self.actions.append(RatingLater(order_id=parts[0]))
             self.send(OutboundContent.text(t("rate_later_ack", self.lang)))
             return True
-        if _id_parts(choice, "rate:help:", 1) is not None:
+        if id_parts(choice, "rate:help:", 1) is not None:
             self.handoff()
             return True
-        if (parts := _id_parts(choice, "rate:stars:", 2)) is not None and 1 <= parts[1] <= 5:
+        if (parts := id_parts(choice, "rate:stars:", 2)) is not None and 1 <= parts[1] <= 5:
             self.actions.append(RecordRating(order_id=parts[0], stars=parts[1]))
             return True
         return False
@@ -466,7 +157,7 @@ class _Turn:
             else:
                 self.ask_quantity(s["item"], notice=t("not_understood_quantity", lang, max=MAX_QUANTITY))
             return
-        if inbound.kind == "location" and _valid_location(inbound) and step in ("fulfilment", "address"):
+        if inbound.kind == "location" and valid_location(inbound) and step in ("fulfilment", "address"):
             s.update(fulfilment="delivery", lat=inbound.latitude, lon=inbound.longitude)
             s["address"] = fit_text(clean(inbound.address), MAX_ADDRESS)
             self.summary()
@@ -522,8 +213,8 @@ class _Turn:
         lang = self.lang
         self.s["step"] = "welcome"
         self.send(
-            _buttons(
-                _with_notice(notice, self.context.welcome_text(lang)),
+            buttons_message(
+                with_notice(notice, self.context.welcome_text(lang)),
                 [
                     ("menu:order", t("btn_order", lang)),
                     ("menu:orders", t("btn_my_orders", lang)),
@@ -542,14 +233,14 @@ class _Turn:
     def categories_list(self, page: int = 0, notice: str = "") -> None:
         lang = self.lang
         if not self.categories:
-            self.welcome(notice=_join(notice, t("menu_empty", lang)))
+            self.welcome(notice=join_notices(notice, t("menu_empty", lang)))
             return
         rows = [ListRow(id=f"cat:{c.id}", title=fit(c.name(lang), MAX_ROW_TITLE)) for c in self.categories]
-        rows, page = _page(rows, page, lambda n: ListRow(id=f"cats:page:{n}", title=t("row_more", lang)))
+        rows, page = page_rows(rows, page, lambda n: ListRow(id=f"cats:page:{n}", title=t("row_more", lang)))
         self.s.update(step="categories", page=page, category=None)
         self.send(
-            _list(
-                _with_notice(notice, t("choose_category", lang)),
+            list_message(
+                with_notice(notice, t("choose_category", lang)),
                 rows,
                 label=t("list_categories", lang),
                 footer=t("tips", lang),
@@ -575,10 +266,12 @@ class _Turn:
         last_page = max((len(rows) - 1) // PAGE_SIZE_WHEN_PAGED, 0) if len(rows) > MAX_LIST_ROWS else 0
         if notice_at_end and page > last_page:
             notice, page = t("no_more_pages", lang), 0
-        rows, page = _page(rows, page, lambda n: ListRow(id=f"items:page:{category.id}:{n}", title=t("row_more", lang)))
+        rows, page = page_rows(
+            rows, page, lambda n: ListRow(id=f"items:page:{category.id}:{n}", title=t("row_more", lang))
+        )
         self.s.update(step="items", category=category.id, page=page)
         body = t("choose_item", lang, category=fit(category.name(lang), 100))
-        self.send(_list(_with_notice(notice, body), rows, label=t("list_items", lang)))
+        self.send(list_message(with_notice(notice, body), rows, label=t("list_items", lang)))
 
     def ask_quantity(self, item_id: int | None, notice: str = "") -> None:
         lang = self.lang
@@ -588,7 +281,7 @@ class _Turn:
             return
         self.s.update(step="quantity", item=item.id)
         body = t("ask_quantity", lang, item=fit(item.name(lang), 100), price=self.money(item.price), max=MAX_QUANTITY)
-        self.send(_buttons(_with_notice(notice, body), [(f"qty:{n}", str(n)) for n in QUICK_QUANTITIES]))
+        self.send(buttons_message(with_notice(notice, body), [(f"qty:{n}", str(n)) for n in QUICK_QUANTITIES]))
 
     def add_to_cart(self, quantity: int) -> None:
         s, lang = self.s, self.lang
@@ -623,13 +316,13 @@ class _Turn:
         lang = self.lang
         lines, subtotal = self._cart_lines()
         if not lines:
-            self.categories_list(notice=_join(notice, t("cart_empty", lang)))
+            self.categories_list(notice=join_notices(notice, t("cart_empty", lang)))
             return
         self.s.update(step="cart", item=None)
         body = "\n".join([t("cart_title", lang), *lines, "", t("cart_subtotal", lang, amount=self.money(subtotal))])
         self.send(
-            _buttons(
-                _with_notice(notice, body),
+            buttons_message(
+                with_notice(notice, body),
                 [
                     ("cart:add", t("btn_add_more", lang)),
                     ("cart:checkout", t("btn_checkout", lang)),
@@ -651,8 +344,8 @@ class _Turn:
             return
         self.s["step"] = "fulfilment"
         self.send(
-            _buttons(
-                _with_notice(notice, t("ask_fulfilment", lang)),
+            buttons_message(
+                with_notice(notice, t("ask_fulfilment", lang)),
                 [
                     ("ful:delivery", t("btn_delivery", lang)),
                     ("ful:pickup", t("btn_pickup", lang)),
@@ -673,7 +366,7 @@ class _Turn:
 
     def ask_address(self, notice: str = "") -> None:
         self.s.update(step="address", fulfilment="delivery")
-        self.send(OutboundContent.text(_with_notice(notice, t("ask_address", self.lang), limit=MAX_TEXT_BODY)))
+        self.send(OutboundContent.text(with_notice(notice, t("ask_address", self.lang), limit=MAX_TEXT_BODY)))
 
     def _delivery_ready(self) -> bool:
         s = self.s
@@ -704,8 +397,8 @@ class _Turn:
             parts.append(t("summary_pickup", lang))
         parts += ["", t("summary_confirm", lang)]
         self.send(
-            _buttons(
-                _with_notice(notice, "\n".join(parts)),
+            buttons_message(
+                with_notice(notice, "\n".join(parts)),
                 [
                     ("order:confirm", t("btn_confirm", lang)),
                     ("order:edit", t("btn_edit_cart", lang)),
@@ -733,11 +426,11 @@ class _Turn:
         )
 
     def clear_cart(self) -> None:
-        _reset_order(self.s)
+        reset_order(self.s)
         self.welcome(notice=t("cart_cleared", self.lang))
 
     def cancel(self) -> None:
-        _reset_order(self.s)
+        reset_order(self.s)
         self.welcome(notice=t("order_cancelled", self.lang))
 
     def my_orders(self) -> None:
@@ -758,7 +451,7 @@ class _Turn:
             lines = [t("my_orders_none", lang)]
         self.s["step"] = "welcome"
         body = "\n".join([*lines, "", t("what_next", lang)])
-        self.send(_buttons(body, [("menu:order", t("btn_order", lang)), ("menu:help", t("btn_help", lang))]))
+        self.send(buttons_message(body, [("menu:order", t("btn_order", lang)), ("menu:help", t("btn_help", lang))]))
 
     def handoff(self) -> None:
         lang = self.lang
@@ -776,46 +469,4 @@ class _Turn:
             ListRow(id=f"rate:stars:{order_id}:{n}", title="⭐" * n, description=t(f"stars_{n}", lang))
             for n in (5, 4, 3, 2, 1)
         ]
-        self.send(_list(body, rows, label=t("list_stars", lang)))
-
-
-# --- message builders (every one within WhatsApp's limits) ------------------------------------------------
-
-
-def _join(*notices: str) -> str:
-    return "\n".join(n for n in notices if n)
-
-
-def _with_notice(notice: str, body: str, limit: int = MAX_INTERACTIVE_BODY) -> str:
-    return fit_text(f"{notice}\n\n{body}" if notice else body, limit) or "…"
-
-
-def _buttons(body: str, buttons: list[tuple[str, str]], footer: str = "") -> OutboundContent:
-    return OutboundContent(
-        kind="buttons",
-        body=fit_text(body, MAX_INTERACTIVE_BODY) or "…",
-        buttons=tuple(Button(id=bid, title=fit(title, MAX_BUTTON_TITLE)) for bid, title in buttons),
-        footer=footer,
-    )
-
-
-def _list(body: str, rows: list[ListRow], *, label: str, footer: str = "") -> OutboundContent:
-    return OutboundContent(
-        kind="list",
-        body=fit_text(body, MAX_INTERACTIVE_BODY) or "…",
-        sections=(ListSection(title="", rows=tuple(rows)),),
-        button_label=fit(label, MAX_LIST_BUTTON_LABEL),
-        footer=footer,
-    )
-
-
-def _page(rows: list[ListRow], page: int, more_row) -> tuple[list[ListRow], int]:
-    """One page of rows within the list limit; a "More" row leads to the next page when there is one."""
-    if len(rows) <= MAX_LIST_ROWS:
-        return rows, 0
-    pages = (len(rows) + PAGE_SIZE_WHEN_PAGED - 1) // PAGE_SIZE_WHEN_PAGED
-    page = page if 0 <= page < pages else 0
-    chunk = rows[page * PAGE_SIZE_WHEN_PAGED : (page + 1) * PAGE_SIZE_WHEN_PAGED]
-    if page + 1 < pages:
-        chunk.append(more_row(page + 1))
-    return chunk, page
+        self.send(list_message(body, rows, label=t("list_stars", lang)))

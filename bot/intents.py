@@ -1,0 +1,79 @@
+"""What the customer meant: the language they write in, the option they picked (tapped, numbered or named),
+a usable location, and the parts of a reply id."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from conversations.content import (
+    InboundMessage,
+)
+
+from .language import detect_language
+from .parsing import clean, normalize, parse_number
+from .session import LANGUAGES
+from .types import BotContext
+
+
+def choose_language(s: dict[str, Any], context: BotContext, *, typed: str, word: str | None) -> bool:
+    """Set the session language; True when the customer asked to switch."""
+    if word in ("english", "arabic"):
+        s["lang"] = "en" if word == "english" else "ar"
+        return True
+    if not s["lang"]:
+        # A first message decides on whatever it shows ("hi" is English); later ones need more to switch.
+        fallback = context.conversation_language or context.default_language
+        s["lang"] = detect_language(typed) or (fallback if fallback in LANGUAGES else "ar")
+    elif detected := _clear_language(typed):
+        s["lang"] = detected
+    return False
+
+
+def _clear_language(text: str) -> str | None:
+    """The language of a typed message when there is enough of it to tell (three letters or more), so a
+    stray "ok" does not flip an Arabic conversation to English."""
+    language = detect_language(text)
+    if language is None:
+        return None
+    letters = sum(1 for ch in text if ch.isalpha())
+    return language if letters >= 3 else None
+
+
+def resolve_choice(inbound: InboundMessage, last_options: tuple[tuple[str, str], ...], typed: str) -> str:
+    """The option id the customer picked: a tapped reply, a typed number, or a typed option title."""
+    if inbound.reply_id:
+        return clean(inbound.reply_id).strip()[:256]
+    if not typed:
+        return ""
+    number = parse_number(typed)
+    if number is not None:
+        if 1 <= number <= len(last_options):
+            return last_options[number - 1][0]
+        # The rating prompt says "1 to 5" but shows three buttons: 4 or 5 typed there are stars.
+        rate_now = next((oid for oid, _ in last_options if oid.startswith("rate:now:")), "")
+        if rate_now and 1 <= number <= 5:
+            return f"rate:stars:{rate_now.removeprefix('rate:now:')}:{number}"
+        return ""
+    wanted = normalize(typed)
+    for option_id, title in last_options:
+        if wanted and normalize(title) == wanted:
+            return option_id
+    return ""
+
+
+def valid_location(inbound: InboundMessage) -> bool:
+    lat, lon = inbound.latitude, inbound.longitude
+    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        return False
+    return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+
+
+def id_parts(choice: str, prefix: str, count: int) -> list[int] | None:
+    """The integer parts of an id like "items:page:3:1" after `prefix`, or None when malformed."""
+    if not choice.startswith(prefix):
+        return None
+    parts = choice[len(prefix) :].split(":")
+    if len(parts) != count or not all(p.isascii() and p.isdigit() and len(p) <= 12 for p in parts):
+        return None
+    return [int(p) for p in parts]

@@ -1,0 +1,123 @@
+"""How Sufrah answers an inbound message: the driver around the pure bot engine (bot/engine.py).
+
+A step of its own, after conversations.services.inbound.message_receive has stored the message and
+committed: inbound_answer locks the conversation (one customer's messages are answered one after the
+other), claims the message's awaiting_bot flag (exactly once), loads the stored session and the plain
+context, runs the engine, carries out its actions through the orders and conversations services, stores
+the new session and queues the replies, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.content import InboundMessage
+from conversations.models import BotSession, Conversation, Message
+from conversations.services.handoff import conversation_handoff, conversation_language_set
+from conversations.services.outbound import message_send
+from orders.selectors import order_get
+from orders.services import IllegalTransition, order_place, rating_later, rating_record
+
+from . import engine
+from .selectors import bot_context_build
+from .types import (
+    Action,
+    ActionFailed,
+    Handoff,
+    OrderPlaced,
+    Outcome,
+    PlaceOrder,
+    RatingLater,
+    RecordRating,
+    SetLanguage,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def inbound_answer(*, message: Message, inbound: InboundMessage) -> bool:
+    """Answer one stored inbound message unless it has been answered already (a replayed webhook, a second
+    worker). `inbound` is the parsed message it was stored from. Returns whether this call handled it."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().select_related("restaurant").get(
+            pk=message.conversation_id
+        )
+        claimed = Message.objects.filter(pk=message.pk, awaiting_bot=True).update(awaiting_bot=False)
+        if not claimed:
+            return False
+        _reply(conversation=conversation, message=message, inbound=inbound.sanitized())
+    return True
+
+
+def _reply(*, conversation: Conversation, message: Message, inbound: InboundMessage) -> None:
+    if conversation.bot_paused:
+        return  # staff have the conversation; the bot stays silent until resumed
+    session, _ = BotSession.objects.get_or_create(conversation=conversation)
+    context = bot_context_build(conversation=conversation, before_message_id=message.pk)
+    now = timezone.now()
+    try:
+        result = engine.handle(session.state, inbound, context, now)
+    except Exception:  # noqa: BLE001 - a bug in the engine must still leave the customer an answer
+        logger.exception("bot engine failed", extra={"conversation_id": conversation.pk, "message_id": message.pk})
+        language = conversation.language or conversation.restaurant.default_language
+        message_send(conversation=conversation, content=engine.fallback_reply(language))
+        return
+
+    state, outbound = result.session, list(result.outbound)
+    for action in result.actions:
+        outcome = _action_run(action, conversation=conversation)
+        if outcome is not None:
+            follow_up = engine.handle_outcome(state, outcome, context, now)
+            state = follow_up.session
+            outbound.extend(follow_up.outbound)
+    session.state = state
+    session.save(update_fields=["state", "updated_at"])
+    for content in outbound:
+        message_send(conversation=conversation, content=content)
+
+
+def _action_run(action: Action, *, conversation: Conversation) -> Outcome | None:
+    """Carry out one engine action in its own savepoint: a refusal (an item gone, an order already rated)
+    undoes only that action and is reported back to the engine, which tells the customer."""
+    try:
+        with transaction.atomic():
+            if isinstance(action, SetLanguage):
+                conversation_language_set(conversation=conversation, language=action.language)
+            elif isinstance(action, Handoff):
+                conversation_handoff(conversation=conversation)
+            elif isinstance(action, PlaceOrder):
+                order = order_place(
+                    conversation=conversation,
+                    lines=list(action.lines),
+                    fulfilment=action.fulfilment,
+                    address=action.address,
+                    latitude=action.latitude,
+                    longitude=action.longitude,
+                    notes=action.notes,
+                    notify_customer=False,  # the bot's own confirmation carries the number
+                )
+                return OrderPlaced(order_id=order.pk, number=order.number, total=order.total)
+            elif isinstance(action, RecordRating | RatingLater):
+                order = order_get(restaurant=conversation.restaurant, order_id=action.order_id)
+                if order is None or order.conversation_id != conversation.pk:
+                    return ActionFailed(action=action, reason="no such order in this conversation")
+                if isinstance(action, RecordRating):
+                    rating_record(order=order, stars=action.stars)
+                else:
+                    rating_later(order=order)
+    except (ValidationError, IllegalTransition) as exc:
+        logger.info(
+            "bot action refused",
+            extra={"conversation_id": conversation.pk, "action": type(action).__name__, "reason": str(exc)},
+        )
+        return ActionFailed(action=action, reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 - the customer still gets an answer; the error is logged in full
+        logger.exception(
+            "bot action failed", extra={"conversation_id": conversation.pk, "action": type(action).__name__}
+        )
+        return ActionFailed(action=action, reason=f"{type(exc).__name__}")
+    return None

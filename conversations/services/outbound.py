@@ -1,0 +1,108 @@
+"""Queuing what goes to a customer: the 24-hour window, idempotency keys, and the hand-over to the
+sending worker (conversations.tasks → delivery)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..content import OutboundContent
+from ..models import STATUS_RANK, Conversation, Message, MessageStatus
+from ..tasks import send_message
+from .handoff import conversation_handoff
+
+
+class OutsideServiceWindow(Exception):
+    """Free-form messages may only go to customers who wrote within the last 24 hours."""
+
+
+def service_window_open(*, conversation: Conversation, at=None) -> bool:
+    at = at or timezone.now()
+    last = conversation.last_inbound_at
+    return last is not None and at - last < settings.CUSTOMER_SERVICE_WINDOW
+
+
+def message_send(
+    *,
+    conversation: Conversation,
+    content: OutboundContent,
+    sent_by=None,
+    idempotency_key: str | None = None,
+    require_window: bool = True,
+) -> Message:
+    """Queue one outbound message; a worker sends it after commit.
+
+    Free-form content outside the 24-hour window is refused (templates are exempt). With an idempotency
+    key, the same key twice returns the first message and sends once.
+    """
+    message, _ = message_queue(
+        conversation=conversation,
+        content=content,
+        sent_by=sent_by,
+        idempotency_key=idempotency_key,
+        require_window=require_window,
+    )
+    return message
+
+
+def message_queue(
+    *,
+    conversation: Conversation,
+    content: OutboundContent,
+    sent_by=None,
+    idempotency_key: str | None = None,
+    require_window: bool = True,
+) -> tuple[Message, bool]:
+    """message_send, also saying whether this call queued the message (False: the idempotency key's first
+    message is returned and nothing more is sent)."""
+    if idempotency_key:
+        existing = Message.objects.filter(conversation=conversation, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    if require_window and content.kind != "template" and not service_window_open(conversation=conversation):
+        raise OutsideServiceWindow(
+            "The customer's last message is more than 24 hours old: only an approved template may be sent."
+        )
+    fields = {
+        "restaurant_id": conversation.restaurant_id,
+        "direction": Message.Direction.OUTBOUND,
+        "provider": conversation.sender.provider,
+        "kind": content.kind,
+        "body": content.body,
+        "content": content.to_dict(),
+        "status": MessageStatus.QUEUED,
+        "status_rank": STATUS_RANK[MessageStatus.QUEUED],
+        "sent_by": sent_by,
+    }
+    with transaction.atomic():
+        if idempotency_key:
+            # Atomic on the unique (conversation, idempotency_key): two racing requests send once.
+            message, created = Message.objects.get_or_create(
+                conversation=conversation, idempotency_key=idempotency_key, defaults=fields
+            )
+        else:
+            message, created = Message.objects.create(conversation=conversation, **fields), True
+        if created:
+            Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
+            if sent_by is not None:
+                Conversation.objects.filter(pk=conversation.pk, first_response_at__isnull=True).update(
+                    first_response_at=message.created_at
+                )
+                # A person answering takes the conversation over: the bot stays quiet until resumed.
+                conversation_handoff(conversation=conversation, by=sent_by)
+            transaction.on_commit(lambda: send_message.delay(message.pk))
+    return message, created
+
+
+def message_retry(*, message: Message) -> bool:
+    """Put a failed outbound message back in the queue (the admin's "retry" on the dead letter)."""
+    updated = Message.objects.filter(
+        pk=message.pk,
+        direction=Message.Direction.OUTBOUND,
+        status=MessageStatus.FAILED,
+        provider_message_id__isnull=True,
+    ).update(status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED], attempts=0)
+    if updated:
+        transaction.on_commit(lambda: send_message.delay(message.pk))
+    return bool(updated)

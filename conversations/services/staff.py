@@ -1,0 +1,88 @@
+"""What staff do to a conversation from the dashboard API and the admin: update it, reply in it."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from restaurants.models import StaffMembership
+from sufrahbot.events import publish
+
+from ..content import OutboundContent
+from ..models import Conversation, Message
+from ..serializers import conversation_event_data
+from .handoff import conversation_bot_resume, conversation_handoff
+from .outbound import message_queue
+
+logger = logging.getLogger(__name__)
+
+
+_UNSET = object()
+
+
+def conversation_update(
+    *,
+    conversation: Conversation,
+    by,
+    status: str | None = None,
+    assignee=_UNSET,
+    bot_paused: bool | None = None,
+    mark_read: bool = False,
+) -> Conversation:
+    """Change what staff may change on a conversation, then announce it ("conversation.updated").
+
+    `assignee` is a user who is staff of the conversation's restaurant, or None to unassign; leave it out to
+    keep the current one. `bot_paused` goes through conversation_handoff / conversation_bot_resume.
+    `mark_read` zeroes the unread count. `by` is the acting user (for the log).
+    """
+    changes: dict = {}
+    if status is not None:
+        if status not in Conversation.Status.values:
+            raise ValidationError({"status": f"Must be one of {', '.join(Conversation.Status.values)}."})
+        changes["status"] = status
+    if assignee is not _UNSET:
+        if assignee is not None and not (
+            assignee.is_active
+            and StaffMembership.objects.filter(user=assignee, restaurant_id=conversation.restaurant_id).exists()
+        ):
+            raise ValidationError({"assignee": "Not an active staff member of this restaurant."})
+        changes["assignee"] = assignee
+    if mark_read:
+        changes["unread_count"] = 0
+    with transaction.atomic():
+        if changes:
+            Conversation.objects.filter(pk=conversation.pk).update(**changes)
+            conversation.refresh_from_db()
+            publish(
+                conversation.restaurant_id,
+                {"type": "conversation.updated", "conversation": conversation_event_data(conversation)},
+            )
+            logger.info(
+                "conversation updated",
+                extra={
+                    "conversation_id": conversation.pk,
+                    "by_user_id": getattr(by, "pk", None),
+                    "fields": sorted(changes),
+                },
+            )
+        if bot_paused is True:
+            conversation_handoff(conversation=conversation, by=by)
+        elif bot_paused is False:
+            conversation_bot_resume(conversation=conversation, by=by)
+    return conversation
+
+
+def conversation_reply(
+    *, conversation: Conversation, body: str, sent_by, idempotency_key: str | None = None
+) -> tuple[Message, bool]:
+    """A staff member's free-text reply, queued through the outbound path (message_send also hands the
+    conversation over from the bot). Returns (message, created): an `idempotency_key` seen before gives the
+    first message and False, sending nothing. Raises OutsideServiceWindow outside the 24-hour window."""
+    return message_queue(
+        conversation=conversation,
+        content=OutboundContent.text(body),
+        sent_by=sent_by,
+        idempotency_key=idempotency_key,
+    )
