@@ -81,7 +81,7 @@ def run(n: int, public_base_url: str) -> None:
     from django.test import Client
 
     from conversations.models import Message
-    from conversations.providers import twilio
+    from providers import twilio
     from restaurants.models import Restaurant, Sender
 
     restaurant = Restaurant.objects.create(slug="bench", name_en="Bench", name_ar="مقعد")
@@ -89,14 +89,14 @@ def run(n: int, public_base_url: str) -> None:
         restaurant=restaurant,
         provider="console",
         phone_number="+15550109999",
-        twilio_auth_token=uuid.uuid4().hex,
+        credentials={"auth_token": uuid.uuid4().hex},
         messages_per_minute=1_000_000,
     )
     client = Client()
     url = public_base_url + "/webhooks/twilio/"
 
     def post(params: dict):
-        signature = twilio.sign(auth_token=sender.twilio_auth_token, url=url, params=params)
+        signature = twilio.sign(auth_token=sender.credentials["auth_token"], url=url, params=params)
         response = client.post(
             "/webhooks/twilio/",
             data=urlencode(params),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conversations.content import (
+from providers.content import (
     MAX_BUTTON_TITLE,
     MAX_INTERACTIVE_BODY,
     MAX_LIST_BUTTON_LABEL,

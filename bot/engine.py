@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from conversations.content import (
+from providers.content import (
     InboundMessage,
     OutboundContent,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from conversations.content import (
+from providers.content import (
     InboundMessage,
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from conversations.content import (
+from providers.content import (
     MAX_LIST_ROWS,
     MAX_ROW_DESCRIPTION,
     MAX_ROW_TITLE,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conversations.content import OutboundContent
 from conversations.models import Conversation, Message
 from orders.selectors import orders_for_conversation
+from providers.content import OutboundContent
 from restaurants.selectors import menu_for
 
 from .types import BotContext, CategoryData, MenuItemData, RecentOrder

@@ -15,12 +15,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.content import InboundMessage
 from conversations.models import BotSession, Conversation, Message
 from conversations.services.handoff import conversation_handoff, conversation_language_set
 from conversations.services.outbound import message_send
 from orders.selectors import order_get
 from orders.services import IllegalTransition, order_place, rating_later, rating_record
+from providers.content import InboundMessage
 
 from . import engine
 from .selectors import bot_context_build

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from conversations.content import (
+from providers.content import (
     OutboundContent,
 )
 

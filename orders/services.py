@@ -11,9 +11,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from conversations.content import Button, OutboundContent
 from conversations.models import Conversation, Message
 from conversations.services.outbound import OutsideServiceWindow, message_send, service_window_open
+from providers.content import Button, OutboundContent
 from restaurants.selectors import menu_item_get
 from sufrahbot.events import publish
 

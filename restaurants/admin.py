@@ -4,45 +4,54 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from providers.base import CredentialField
+from providers.registry import provider_choices, provider_for, providers, secret_names
 from sufrahbot.crypto import mask
 
 from .admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffMembership
-from .services import sender_credentials_validate, sender_number_validate
+from .services import sender_credentials_clean, sender_number_validate, sender_register, sender_update
 
-SECRET_FIELDS = ("twilio_auth_token", "meta_access_token", "meta_app_secret")
+
+def credential_form_field(provider_name: str, field: CredentialField) -> str:
+    return f"{provider_name}__{field.name}"
 
 
 class SenderAdminForm(forms.ModelForm):
-    """Secrets are write-only: the form never renders them; leaving one blank keeps the stored value."""
+    """Generated from the providers' credential schemas: one group of fields per provider, the chosen one's
+    used. Secrets are write-only: never rendered; leaving one blank keeps the stored value. Saving goes through
+    sender_register / sender_update, like the API."""
 
     # Wider than the column: "whatsapp:+966 50 803 4010" is accepted and normalised before it is stored.
     phone_number = forms.CharField(max_length=64, help_text="E.164, e.g. +966508034010 (spaces and 'whatsapp:' ok)")
-    twilio_auth_token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
-    meta_access_token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
-    meta_app_secret = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    provider = forms.ChoiceField(choices=())
 
     class Meta:
         model = Sender
-        fields = [
-            "restaurant",
-            "provider",
-            "phone_number",
-            "twilio_account_sid",
-            "twilio_auth_token",
-            "meta_phone_number_id",
-            "meta_access_token",
-            "meta_app_secret",
-            "messages_per_minute",
-            "active",
-        ]
+        fields = ["restaurant", "provider", "phone_number", "messages_per_minute", "active"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in SECRET_FIELDS:
-            stored = getattr(self.instance, name, "") if self.instance.pk else ""
-            self.initial[name] = ""
-            self.fields[name].help_text = f"Stored: {mask(stored)}. Leave blank to keep it." if stored else "Not set."
+        self.fields["provider"].choices = provider_choices()
+        stored = dict(self.instance.credentials) if self.instance.pk else {}
+        for spec in providers():
+            for field in spec.credentials:
+                name = credential_form_field(spec.name, field)
+                value = stored.get(field.name, "") if self.instance.provider == spec.name else ""
+                if field.secret:
+                    help_text = f"Stored: {mask(value)}. Leave blank to keep it." if value else "Not set."
+                    widget = forms.PasswordInput(render_value=False)
+                    self.initial[name] = ""
+                else:
+                    help_text, widget = field.help_text, forms.TextInput
+                    self.initial[name] = value
+                self.fields[name] = forms.CharField(
+                    label=f"{spec.label}: {field.label}",
+                    required=False,
+                    max_length=field.max_length,
+                    widget=widget,
+                    help_text=" ".join(t for t in (field.help_text if field.secret else "", help_text) if t),
+                )
 
     def clean_phone_number(self) -> str:
         try:
@@ -52,28 +61,29 @@ class SenderAdminForm(forms.ModelForm):
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["phone_number"]) from None
 
-    def _keep_stored(self, name: str) -> str:
-        # Blank means "keep what is stored"; the instance still holds the stored value at this point.
-        return self.cleaned_data.get(name) or (getattr(self.instance, name, "") if self.instance.pk else "") or ""
-
-    def clean_twilio_auth_token(self) -> str:
-        return self._keep_stored("twilio_auth_token")
-
-    def clean_meta_access_token(self) -> str:
-        return self._keep_stored("meta_access_token")
-
-    def clean_meta_app_secret(self) -> str:
-        return self._keep_stored("meta_app_secret")
+    def credentials(self) -> dict[str, str]:
+        """The chosen provider's credentials as typed; a blank secret keeps the stored one."""
+        spec = provider_for(self.cleaned_data["provider"])
+        same = self.instance.pk and Sender.objects.filter(pk=self.instance.pk, provider=spec.name).exists()
+        stored = dict(Sender.objects.get(pk=self.instance.pk).credentials) if same else {}
+        values = {}
+        for field in spec.credentials:
+            typed = (self.cleaned_data.get(credential_form_field(spec.name, field)) or "").strip()
+            values[field.name] = typed or (stored.get(field.name, "") if field.secret else "")
+        return values
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("provider"):
             try:
-                sender_credentials_validate(provider=cleaned["provider"], fields=cleaned, exclude_pk=self.instance.pk)
+                sender_credentials_clean(
+                    provider=cleaned["provider"], credentials=self.credentials(), exclude_pk=self.instance.pk
+                )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    if field not in self.errors:
-                        self.add_error(field if field in self.fields else None, errors)
+                for name, errors in exc.message_dict.items():
+                    field = next((f for f in provider_for(cleaned["provider"]).credentials if f.name == name), None)
+                    target = credential_form_field(cleaned["provider"], field) if field else None
+                    self.add_error(target if target in self.fields else None, errors)
         return cleaned
 
     def validate_unique(self):
@@ -91,9 +101,50 @@ class SenderAdmin(TenantScopedAdmin):
     list_filter = ("provider", "active", RESTAURANT_FILTER)
     search_fields = ("phone_number", "restaurant__slug", "restaurant__name_en", "restaurant__name_ar")
 
+    def get_readonly_fields(self, request, obj=None):  # noqa: ARG002
+        # A number moves to another restaurant by registering it there, not by editing it.
+        return ("restaurant",) if obj else ()
+
+    def get_fieldsets(self, request, obj=None):  # noqa: ARG002
+        groups = [(None, {"fields": ["restaurant", "provider", "phone_number", "messages_per_minute", "active"]})]
+        for spec in providers():
+            names = [credential_form_field(spec.name, f) for f in spec.credentials]
+            if names:
+                groups.append((f"{spec.label} credentials", {"fields": names}))
+        return groups
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The credential fields are added per instance in the form's __init__, not declared on the class.
+        kwargs["fields"] = SenderAdminForm.Meta.fields
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):  # noqa: ARG002
+        data = {
+            "provider": form.cleaned_data["provider"],
+            "phone_number": form.cleaned_data["phone_number"],
+            "messages_per_minute": form.cleaned_data["messages_per_minute"],
+            "active": form.cleaned_data["active"],
+        }
+        if change:
+            saved = sender_update(
+                sender=Sender.objects.get(pk=obj.pk), data={**data, "credentials": form.credentials()}
+            )
+        else:
+            saved = sender_register(
+                restaurant=form.cleaned_data["restaurant"],
+                provider=data["provider"],
+                phone_number=data["phone_number"],
+                credentials=form.credentials(),
+                messages_per_minute=data["messages_per_minute"],
+            )
+            if not data["active"]:
+                saved = sender_update(sender=saved, data={"active": False})
+        obj.pk, obj.credentials, obj.routing_id = saved.pk, saved.credentials, saved.routing_id
+
     @admin.display(description="credentials")
     def masked_token(self, obj: Sender) -> str:
-        return mask(obj.twilio_auth_token or obj.meta_access_token) or "—"
+        secrets = [obj.credentials.get(n, "") for n in sorted(secret_names())]
+        return mask(next((s for s in secrets if s), "")) or "—"
 
 
 class MenuItemInline(admin.TabularInline):
@@ -130,6 +181,7 @@ class MenuCategoryAdmin(TenantScopedAdmin):
 
 class MenuItemAdminForm(forms.ModelForm):
     image_url = forms.URLField(required=False, assume_scheme="https")
+
     class Meta:
         model = MenuItem
         fields = [

@@ -4,18 +4,19 @@ admins, senders across restaurants (secrets are write-only: responses show maske
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from providers.registry import credential_fields, provider_choices, providers
 from sufrahbot.crypto import mask
 from sufrahbot.errors import ConflictError, error_responses
 from sufrahbot.pagination import CursorPage, OldestFirstPage, paginated_response
 
-from .models import MenuCategory, MenuItem, Provider, Restaurant, Sender, StaffRole
+from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffRole
 from .permissions import IsPlatformAdmin, RestaurantScopedView
 from .services import (
     InUse,
@@ -305,56 +306,72 @@ class MenuItemDetailApi(RestaurantScopedView):
 # --- senders (platform admins only) --------------------------------------------------------------------------
 
 
+def _credentials_serializer(*, output: bool) -> type[serializers.Serializer]:
+    """A serializer generated from every provider's credential schema: secrets are write-only on the way in
+    and only masked on the way out (`<name>_masked`)."""
+    attrs: dict = {}
+    for field in credential_fields().values():
+        users = ", ".join(p.name for p in providers() if field.name in {f.name for f in p.credentials})
+        help_text = f"{field.label} ({users}). {field.help_text}".strip()
+        if output:
+            name = f"{field.name}_masked" if field.secret else field.name
+            attrs[name] = serializers.CharField(help_text=("Masked; " if field.secret else "") + help_text)
+        else:
+            attrs[field.name] = serializers.CharField(
+                max_length=field.max_length,
+                required=False,
+                allow_blank=True,
+                write_only=field.secret,
+                help_text=help_text,
+            )
+    name = "SenderCredentials" if output else "SenderCredentialsInput"
+    return type(name, (serializers.Serializer,), attrs)
+
+
+SenderCredentialsSerializer = _credentials_serializer(output=True)
+SenderCredentialsInputSerializer = _credentials_serializer(output=False)
+
+
+def sender_credentials_shown(sender: Sender) -> dict[str, str]:
+    shown = {}
+    for field in credential_fields().values():
+        value = sender.credentials.get(field.name, "")
+        if field.secret:
+            shown[f"{field.name}_masked"] = mask(value)
+        else:
+            shown[field.name] = value
+    return shown
+
+
 class SenderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     restaurant_id = serializers.IntegerField()
-    provider = serializers.ChoiceField(choices=Provider.choices)
+    provider = serializers.CharField(help_text="A provider name (settings.SUFRAH_PROVIDERS).")
     phone_number = serializers.CharField(help_text="E.164")
-    twilio_account_sid = serializers.CharField()
-    meta_phone_number_id = serializers.CharField()
-    twilio_auth_token_masked = serializers.SerializerMethodField(help_text="Empty when unset.")
-    meta_access_token_masked = serializers.SerializerMethodField(help_text="Empty when unset.")
-    meta_app_secret_masked = serializers.SerializerMethodField(help_text="Empty when unset.")
+    credentials = serializers.SerializerMethodField(help_text="The provider's credentials; secrets masked.")
     messages_per_minute = serializers.IntegerField()
     active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
 
-    def get_twilio_auth_token_masked(self, sender: Sender) -> str:
-        return mask(sender.twilio_auth_token)
-
-    def get_meta_access_token_masked(self, sender: Sender) -> str:
-        return mask(sender.meta_access_token)
-
-    def get_meta_app_secret_masked(self, sender: Sender) -> str:
-        return mask(sender.meta_app_secret)
+    @extend_schema_field(SenderCredentialsSerializer)
+    def get_credentials(self, sender: Sender) -> dict[str, str]:
+        return sender_credentials_shown(sender)
 
 
 class SenderCreateInputSerializer(serializers.Serializer):
     restaurant = serializers.PrimaryKeyRelatedField(queryset=Restaurant.objects.all())
-    provider = serializers.ChoiceField(choices=Provider.choices)
+    provider = serializers.ChoiceField(choices=provider_choices())
     phone_number = serializers.CharField(max_length=40, help_text="Any common format; stored as E.164.")
-    twilio_account_sid = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    twilio_auth_token = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default="", write_only=True
-    )
-    meta_phone_number_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    meta_access_token = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, default="", write_only=True
-    )
-    meta_app_secret = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default="", write_only=True
-    )
+    credentials = SenderCredentialsInputSerializer(help_text="The chosen provider's credentials.")
     messages_per_minute = serializers.IntegerField(required=False, default=600, min_value=1, max_value=1_000_000)
 
 
 class SenderUpdateInputSerializer(serializers.Serializer):
-    provider = serializers.ChoiceField(choices=Provider.choices, required=False)
+    provider = serializers.ChoiceField(choices=provider_choices(), required=False)
     phone_number = serializers.CharField(max_length=40, required=False)
-    twilio_account_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    twilio_auth_token = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
-    meta_phone_number_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    meta_access_token = serializers.CharField(max_length=2000, required=False, allow_blank=True, write_only=True)
-    meta_app_secret = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
+    credentials = SenderCredentialsInputSerializer(
+        required=False, help_text="Only the credentials that change; the others keep their stored values."
+    )
     messages_per_minute = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
     active = serializers.BooleanField(required=False)
 

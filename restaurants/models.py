@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-from sufrahbot.crypto import EncryptedTextField
+from sufrahbot.crypto import EncryptedJSONField
 
 
 class Language(models.TextChoices):
@@ -44,24 +44,17 @@ class Restaurant(models.Model):
         return text or self.welcome_text_en or self.welcome_text_ar
 
 
-class Provider(models.TextChoices):
-    TWILIO = "twilio", "Twilio"
-    META = "meta", "Meta Cloud API"
-    CONSOLE = "console", "Console (local)"
-
-
 class Sender(models.Model):
     """One WhatsApp number of a restaurant, and how to talk to its provider."""
 
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="senders")
-    provider = models.CharField(max_length=16, choices=Provider.choices)
+    # A name in settings.SUFRAH_PROVIDERS (validated by the services, so adding a provider needs no migration).
+    provider = models.CharField(max_length=16)
     phone_number = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +966508034010")
-    twilio_account_sid = models.CharField(max_length=64, blank=True)
-    # For a console sender this is the secret that signs its (Twilio-format) webhooks from the simulator.
-    twilio_auth_token = EncryptedTextField(blank=True)
-    meta_phone_number_id = models.CharField(max_length=64, blank=True, db_index=True)
-    meta_access_token = EncryptedTextField(blank=True)
-    meta_app_secret = EncryptedTextField(blank=True)
+    # The provider's credentials, as its schema (providers.base.CredentialField) describes them; encrypted whole.
+    credentials = EncryptedJSONField(blank=True, default=dict)
+    # The credential the provider routes webhooks by (Meta's phone number id), in the clear so it can be found.
+    routing_id = models.CharField(max_length=64, blank=True, db_index=True)
     messages_per_minute = models.PositiveIntegerField(default=600, validators=[MinValueValidator(1)])
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -69,16 +62,16 @@ class Sender(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            # Meta webhooks are routed by phone number id: one sender per id.
+            # Webhooks routed by an id (Meta's phone number id) reach one sender only.
             models.UniqueConstraint(
-                fields=["meta_phone_number_id"],
-                condition=~models.Q(meta_phone_number_id=""),
-                name="uniq_meta_phone_number_id",
+                fields=["provider", "routing_id"],
+                condition=~models.Q(routing_id=""),
+                name="uniq_sender_routing_id",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.phone_number} ({self.get_provider_display()})"
+        return f"{self.phone_number} ({self.provider})"
 
 
 class StaffRole(models.TextChoices):

@@ -5,19 +5,13 @@ from django.db.models import Prefetch, QuerySet
 from .models import MenuCategory, MenuItem, Restaurant, Sender
 
 
-def sender_for_number(*, phone_number: str) -> Sender | None:
-    """The active sender that owns this WhatsApp number (E.164), with its restaurant."""
+def sender_for_route(*, providers: list[str], by: str, key: str) -> Sender | None:
+    """The active sender of one of these providers that a webhook route points at: our own number, or the
+    provider's routing id (Meta's phone number id)."""
+    lookup = {"phone_number": key} if by == "number" else {"routing_id": key}
     return (
         Sender.objects.select_related("restaurant")
-        .filter(phone_number=phone_number, active=True, restaurant__active=True)
-        .first()
-    )
-
-
-def sender_for_phone_number_id(*, phone_number_id: str) -> Sender | None:
-    return (
-        Sender.objects.select_related("restaurant")
-        .filter(meta_phone_number_id=phone_number_id, provider="meta", active=True, restaurant__active=True)
+        .filter(provider__in=providers, active=True, restaurant__active=True, **lookup)
         .first()
     )
 

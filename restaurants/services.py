@@ -4,8 +4,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
 
-from .models import MenuCategory, MenuItem, Provider, Restaurant, Sender
-from .phone import InvalidPhoneNumber, normalize_e164
+from providers.phone import InvalidPhoneNumber, normalize_e164
+from providers.registry import UnknownProvider, provider_for
+
+from .models import MenuCategory, MenuItem, Restaurant, Sender
 
 
 def sender_number_validate(*, phone_number: str, exclude_pk: int | None = None) -> str:
@@ -22,29 +24,28 @@ def sender_number_validate(*, phone_number: str, exclude_pk: int | None = None) 
     return number
 
 
-def sender_credentials_validate(*, provider: str, fields: dict, exclude_pk: int | None = None) -> None:
-    """The provider's credentials are complete and well-formed; a Meta number id routes to one sender only."""
-    errors = {}
-    if provider == Provider.TWILIO:
-        sid = fields.get("twilio_account_sid") or ""
-        if not (sid.startswith("AC") and len(sid) == 34):
-            errors["twilio_account_sid"] = "A Twilio account SID starts with 'AC' and has 34 characters."
-        if not fields.get("twilio_auth_token"):
-            errors["twilio_auth_token"] = "The Twilio auth token is required."
-    elif provider == Provider.META:
-        number_id = fields.get("meta_phone_number_id") or ""
-        if not number_id:
-            errors["meta_phone_number_id"] = "The Meta phone number id is required."
-        elif Sender.objects.filter(meta_phone_number_id=number_id).exclude(pk=exclude_pk).exists():
-            errors["meta_phone_number_id"] = f"Meta phone number id {number_id} is already registered."
-        if not fields.get("meta_access_token"):
-            errors["meta_access_token"] = "The Meta access token is required."
-        if not fields.get("meta_app_secret"):
-            errors["meta_app_secret"] = "The Meta app secret is required (it signs webhooks)."
-    elif provider != Provider.CONSOLE:
-        errors["provider"] = f"Unknown provider '{provider}'."
+def sender_credentials_clean(*, provider: str, credentials: dict, exclude_pk: int | None = None) -> dict[str, str]:
+    """The provider's credentials, stripped and checked against its schema: complete, well-formed, nothing
+    else; an id webhooks are routed by (Meta's phone number id) belongs to one sender only."""
+    try:
+        spec = provider_for(provider)
+    except UnknownProvider:
+        raise ValidationError({"provider": f"Unknown provider '{provider}'."}) from None
+    names = {f.name for f in spec.credentials}
+    unknown = sorted(set(credentials) - names)
+    if unknown:
+        raise ValidationError({name: f"'{name}' is not a {spec.label} credential." for name in unknown})
+    cleaned = {name: str(credentials.get(name) or "").strip() for name in names}
+    errors = spec.credential_errors(cleaned)
+    routing_id = spec.routing_id(cleaned)
+    if routing_id and not errors:
+        clash = Sender.objects.filter(provider=provider, routing_id=routing_id).exclude(pk=exclude_pk).exists()
+        if clash:
+            field = next(f for f in spec.credentials if f.routing)
+            errors[field.name] = f"{field.label} {routing_id} is already registered."
     if errors:
         raise ValidationError(errors)
+    return {name: value for name, value in cleaned.items() if value}
 
 
 @transaction.atomic
@@ -53,22 +54,11 @@ def sender_register(
     restaurant: Restaurant,
     provider: str,
     phone_number: str,
-    twilio_account_sid: str = "",
-    twilio_auth_token: str = "",
-    meta_phone_number_id: str = "",
-    meta_access_token: str = "",
-    meta_app_secret: str = "",
+    credentials: dict,
     messages_per_minute: int = 600,
 ) -> Sender:
     number = sender_number_validate(phone_number=phone_number)
-    fields = {
-        "twilio_account_sid": twilio_account_sid.strip(),
-        "twilio_auth_token": twilio_auth_token.strip(),
-        "meta_phone_number_id": meta_phone_number_id.strip(),
-        "meta_access_token": meta_access_token.strip(),
-        "meta_app_secret": meta_app_secret.strip(),
-    }
-    sender_credentials_validate(provider=provider, fields=fields)
+    cleaned = sender_credentials_clean(provider=provider, credentials=credentials)
     if messages_per_minute < 1:
         raise ValidationError({"messages_per_minute": "Must be at least 1."})
     try:
@@ -78,7 +68,8 @@ def sender_register(
                 provider=provider,
                 phone_number=number,
                 messages_per_minute=messages_per_minute,
-                **fields,
+                credentials=cleaned,
+                routing_id=provider_for(provider).routing_id(cleaned),
             )
     except IntegrityError:
         raise ValidationError({"phone_number": f"{number} is already registered."}) from None
@@ -181,28 +172,23 @@ def menu_item_delete(*, item: MenuItem) -> None:
     item.delete()
 
 
-SENDER_SECRET_FIELDS = ("twilio_auth_token", "meta_access_token", "meta_app_secret")
-SENDER_CREDENTIAL_FIELDS = ("twilio_account_sid", "meta_phone_number_id", *SENDER_SECRET_FIELDS)
-
-
 @transaction.atomic
 def sender_update(*, sender: Sender, data: dict) -> Sender:
     """Change a sender: number (re-normalised, still unique), provider, credentials, rate, active.
 
-    Credentials not given keep their stored values; the resulting set must be complete for the provider.
+    `data["credentials"]` holds only the credentials that change: the others keep their stored values (a
+    provider change starts from none); the resulting set must be complete for the provider.
     """
     if "phone_number" in data:
         sender.phone_number = sender_number_validate(phone_number=data["phone_number"], exclude_pk=sender.pk)
+    credentials = {} if data.get("provider", sender.provider) != sender.provider else dict(sender.credentials)
     if "provider" in data:
         sender.provider = data["provider"]
-    for field in SENDER_CREDENTIAL_FIELDS:
-        if field in data:
-            setattr(sender, field, (data[field] or "").strip())
-    sender_credentials_validate(
-        provider=sender.provider,
-        fields={field: getattr(sender, field) for field in SENDER_CREDENTIAL_FIELDS},
-        exclude_pk=sender.pk,
+    credentials.update(data.get("credentials") or {})
+    sender.credentials = sender_credentials_clean(
+        provider=sender.provider, credentials=credentials, exclude_pk=sender.pk
     )
+    sender.routing_id = provider_for(sender.provider).routing_id(sender.credentials)
     if "messages_per_minute" in data:
         if data["messages_per_minute"] < 1:
             raise ValidationError({"messages_per_minute": "Must be at least 1."})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -78,3 +79,32 @@ class EncryptedTextField(models.TextField):
         if value in (None, ""):
             return value
         return encrypt(str(value))
+
+
+class EncryptedJSONField(models.TextField):
+    """A dict of strings stored as one Fernet token of its JSON: structured secrets (a provider's credentials)
+    encrypted as a whole, so no part of them, names included, is readable at rest."""
+
+    def from_db_value(self, value, expression, connection):  # noqa: ARG002
+        if value in (None, ""):
+            return {}
+        return _secrets(json.loads(decrypt(value)))
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return {}
+        if isinstance(value, dict):
+            return _secrets(value)
+        return _secrets(json.loads(value))
+
+    def get_prep_value(self, value):
+        if not value:
+            return ""
+        return encrypt(json.dumps({str(k): str(v) for k, v in dict(value).items()}, sort_keys=True))
+
+    def value_to_string(self, obj):  # noqa: ARG002 - never serialise the plaintext (dumpdata, admin history)
+        return ""
+
+
+def _secrets(data: dict) -> dict:
+    return {str(k): Secret(v) for k, v in data.items()}

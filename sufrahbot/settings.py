@@ -206,6 +206,15 @@ META_GRAPH_BASE_URL = os.environ.get("META_GRAPH_BASE_URL", "https://graph.faceb
 META_GRAPH_VERSION = os.environ.get("META_GRAPH_VERSION", "v21.0")
 # The token Meta echoes in the webhook verification handshake (the app's, so one per deployment).
 META_VERIFY_TOKEN = os.environ.get("META_VERIFY_TOKEN", "")
+D360_API_BASE_URL = os.environ.get("D360_API_BASE_URL", "https://waba-v2.360dialog.io").rstrip("/")
+# The WhatsApp providers this installation speaks: name → class (docs/providers.md). The name is the sender's
+# `provider` and the webhook path (/webhooks/<name>/).
+SUFRAH_PROVIDERS = {
+    "twilio": "providers.twilio.Twilio",
+    "meta": "providers.meta.Meta",
+    "360dialog": "providers.dialog360.Dialog360",
+    "console": "providers.console.Console",
+}
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 # --- API ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import redis
 from celery import _state as celery_state
 from django.conf import settings
 
-from conversations.providers import twilio as twilio_provider
+from providers import twilio as twilio_provider
 from tests.fakes.twilio_api import FakeTwilio
 
 PUBLIC_BASE_URL = "https://bot.sufrah.test"
@@ -51,7 +51,7 @@ def twilio_inbound_params(*, sender, from_number: str, body: str = "hi", sid: st
 
     params = {
         "MessageSid": sid or ("SM" + uuid.uuid4().hex),
-        "AccountSid": sender.twilio_account_sid,
+        "AccountSid": sender.credentials.get("account_sid", "AC" + "0" * 32),
         "From": f"whatsapp:{from_number}",
         "To": f"whatsapp:{sender.phone_number}",
         "Body": body,
@@ -66,7 +66,7 @@ def twilio_inbound_params(*, sender, from_number: str, body: str = "hi", sid: st
 def signed_post(client, *, sender, params: dict, path: str = "/webhooks/twilio/", token: str | None = None, **headers):
     """POST form params to a webhook, signed exactly as Twilio signs them (real RequestValidator)."""
     signature = twilio_provider.sign(
-        auth_token=token or sender.twilio_auth_token, url=PUBLIC_BASE_URL + path, params=params
+        auth_token=token or sender.credentials["auth_token"], url=PUBLIC_BASE_URL + path, params=params
     )
     return client.post(
         path,

@@ -29,13 +29,14 @@ class SenderFactory(factory.django.DjangoModelFactory):
     restaurant = factory.SubFactory(RestaurantFactory)
     provider = "twilio"
     phone_number = factory.Sequence(lambda n: f"+1555010{n % 10000:04d}")
-    twilio_account_sid = factory.LazyFunction(lambda: "AC" + secrets.token_hex(16))
-    twilio_auth_token = factory.LazyFunction(lambda: secrets.token_hex(16))
+    credentials = factory.LazyFunction(
+        lambda: {"account_sid": "AC" + secrets.token_hex(16), "auth_token": secrets.token_hex(16)}
+    )
 
 
 class ConsoleSenderFactory(SenderFactory):
     provider = "console"
-    twilio_account_sid = ""
+    credentials = factory.LazyFunction(lambda: {"auth_token": secrets.token_hex(16)})
 
 
 class ConversationFactory(factory.django.DjangoModelFactory):

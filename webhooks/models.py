@@ -24,7 +24,10 @@ class WebhookEvent(models.Model):
     method = models.CharField(max_length=8, default="POST")
     content_type = models.CharField(max_length=200, blank=True)
     headers = models.JSONField(default=dict, help_text="Only the headers that matter (signature, forwarding).")
-    body = models.TextField(blank=True)
+    # The raw bytes as received (a NUL or invalid UTF-8 must round-trip for the signature and for replay).
+    body = models.BinaryField(blank=True, default=b"")
+    body_size = models.PositiveIntegerField(default=0, help_text="Bytes received (the stored body may be cut).")
+    body_truncated = models.BooleanField(default=False)
     signature_valid = models.BooleanField(null=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     error = models.TextField(blank=True)
@@ -33,6 +36,10 @@ class WebhookEvent(models.Model):
     sender = models.ForeignKey("restaurants.Sender", null=True, blank=True, on_delete=models.SET_NULL)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # What became of each item of the request (message stored, duplicate, status applied, skipped and why,
+    # failed and why), and the errors the provider reported about the request itself (Meta's value.errors).
+    items = models.JSONField(default=list, blank=True)
+    provider_errors = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -40,3 +47,8 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def body_text(self) -> str:
+        """The body for people to read (bytes that are not UTF-8 shown escaped)."""
+        return bytes(self.body).decode("utf-8", errors="backslashreplace")

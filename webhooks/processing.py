@@ -1,19 +1,23 @@
-"""Turning a stored, verified webhook into conversation changes: store each inbound message, then let the
-bot answer it (two steps, two transactions), and apply status callbacks. Runs in the process_event task."""
+"""Turning a stored, verified webhook into conversation changes, one item at a time: store each inbound
+message, then let the bot answer it (two steps, two transactions), and apply status callbacks. An item that
+fails is recorded with its reason and does not stop the others. Runs in the process_event task."""
 
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
 
+from django.db import transaction
 from django.utils import timezone
 
 from bot.services import inbound_answer
-from conversations.content import InboundMessage
-from conversations.providers import meta, twilio
-from conversations.services.delivery import message_status_update
+from conversations.models import Message
+from conversations.services.delivery import UnknownStatus, message_status_update
 from conversations.services.inbound import message_receive
-from restaurants.selectors import sender_for_phone_number_id
+from providers.base import Item, Provider, Route, StoredRequest
+from providers.content import InboundMessage, ItemFailure, MalformedWebhook, StatusUpdate
+from providers.registry import provider_for
+from restaurants.models import Sender
+from restaurants.selectors import sender_for_route
 
 from .models import WebhookEvent
 
@@ -24,61 +28,101 @@ def event_close(event: WebhookEvent, status: str, error: str = "", **fields) -> 
     WebhookEvent.objects.filter(pk=event.pk).update(status=status, error=error, processed_at=timezone.now(), **fields)
 
 
-def _inbound_handle(*, sender, inbound: InboundMessage) -> None:
-    """Store, commit, then answer. A replayed event finds the row stored and answers it only if the bot has
-    not yet (the message's awaiting_bot flag), so nothing is lost or answered twice."""
-    message, _ = message_receive(sender=sender, inbound=inbound)
-    inbound_answer(message=message, inbound=inbound)
-
-
-def _process_twilio(event: WebhookEvent) -> None:
-    params = dict(parse_qsl(event.body, keep_blank_values=True))
-    if event.kind == WebhookEvent.Kind.MESSAGE:
-        _inbound_handle(sender=event.sender, inbound=twilio.parse_inbound(params))
-    else:
-        _status_apply(twilio.parse_status(params), sender=event.sender)
-
-
-def _process_meta(event: WebhookEvent) -> None:
-    for change in meta.changes(meta.load(event.body)):
-        sender = sender_for_phone_number_id(phone_number_id=change.phone_number_id)
-        if sender is None:
-            logger.warning("meta change for an unknown number skipped", extra={"event_id": event.pk})
-            continue
-        for inbound in meta.parse_messages(change, to_number=sender.phone_number):
-            _inbound_handle(sender=sender, inbound=inbound)
-        for update in meta.parse_statuses(change):
-            _status_apply(update, sender=sender)
-
-
-def _status_apply(update, *, sender) -> None:
-    message_status_update(
-        restaurant_id=sender.restaurant_id,
-        provider=update.provider,
-        provider_message_id=update.provider_message_id,
-        status=update.status,
-        error_code=update.error_code,
-        error_message=update.error_message,
+def stored_request(event: WebhookEvent, body: bytes | None = None) -> StoredRequest:
+    """What the provider sees of a stored event (`body`: the whole body when the stored copy was cut)."""
+    return StoredRequest(
+        kind=event.kind,
+        url=event.url,
+        method=event.method,
+        content_type=event.content_type,
+        headers=event.headers,
+        body=bytes(event.body) if body is None else body,
     )
 
 
-PROCESSORS = {"twilio": _process_twilio, "meta": _process_meta}
+def route_sender(provider: Provider, route: Route) -> Sender | None:
+    return sender_for_route(providers=[provider.name, *provider.webhook_aliases], by=route.by, key=route.key)
+
+
+def _item_ref(item: Item) -> dict:
+    if isinstance(item, ItemFailure):
+        return {"type": "unreadable", "id": item.ref}
+    if isinstance(item, InboundMessage):
+        return {"type": "message", "id": item.provider_message_id, "kind": item.kind}
+    return {"type": "status", "id": item.provider_message_id, "status": item.status}
+
+
+def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:
+    """(outcome, reason) of one item; raises on a real failure (its own transactions roll it back)."""
+    if isinstance(item, ItemFailure):
+        return "skipped", item.reason
+    if isinstance(item, InboundMessage):
+        # Store, commit, then answer. A replayed event finds the row stored and answers it only if the bot has
+        # not yet (the message's awaiting_bot flag), so nothing is lost or answered twice.
+        with transaction.atomic():
+            message, created = message_receive(sender=sender, inbound=item)
+        inbound_answer(message=message, inbound=item)
+        return ("stored", "") if created else ("duplicate", "already stored")
+    assert isinstance(item, StatusUpdate)
+    try:
+        with transaction.atomic():
+            changed = message_status_update(
+                restaurant_id=sender.restaurant_id,
+                provider=item.provider,
+                provider_message_id=item.provider_message_id,
+                status=item.status,
+                error_code=item.error_code,
+                error_message=item.error_message,
+            )
+    except UnknownStatus:
+        # e.g. Meta's "played" for voice notes: nothing to move, worth knowing it came.
+        return "skipped", f"unknown status {item.status!r}"
+    except Message.DoesNotExist:
+        # Sent from the WhatsApp Business app or another integration on the same number.
+        return "skipped", "not a message of ours"
+    return ("applied", "") if changed else ("unchanged", "not newer than the stored status")
 
 
 def webhook_event_process(*, event_id: int) -> str:
-    """Turn a stored, verified event into conversation changes. Safe to run twice (dedup downstream)."""
+    """Turn a stored, verified event into conversation changes, one item at a time, each on its own
+    savepoint: an item that fails is recorded with its reason and the others still go through. Safe to run
+    twice (messages are stored once; statuses only move forward)."""
     event = WebhookEvent.objects.select_related("sender__restaurant").filter(pk=event_id).first()
     if event is None or event.status not in (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED):
         return "skipped"
     if not event.signature_valid or event.sender is None:
         return "skipped"
     WebhookEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
+    provider = provider_for(event.provider)
     try:
-        PROCESSORS[event.provider](event)
-    except Exception as exc:
-        event_close(event, WebhookEvent.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000])
-        raise
-    event_close(event, WebhookEvent.Status.PROCESSED)
+        parsed = provider.parse(stored_request(event))
+    except MalformedWebhook as exc:
+        event_close(event, WebhookEvent.Status.FAILED, f"malformed: {exc}")
+        return "failed"
+    senders: dict[Route, Sender | None] = {}
+    outcomes, failures = [], []
+    for route, item in parsed.items:
+        if route not in senders:
+            senders[route] = route_sender(provider, route)
+        sender = senders[route]
+        record = {**_item_ref(item), "route": route.key}
+        if sender is None:
+            record.update(outcome="skipped", reason=f"no active sender for {route.key}")
+        else:
+            try:
+                outcome, reason = _item_apply(item, sender)
+                record.update(outcome=outcome, reason=reason)
+            except Exception as exc:  # noqa: BLE001 - recorded; the other items go on
+                logger.exception("webhook item failed", extra={"event_id": event.pk, "item": record["id"]})
+                record.update(outcome="failed", reason=f"{type(exc).__name__}: {exc}"[:500])
+                failures.append(record)
+        outcomes.append(record)
+    fields = {"items": outcomes, "provider_errors": parsed.errors}
+    if failures:
+        summary = "; ".join(f"{r['id']}: {r['reason']}" for r in failures)
+        event_close(event, WebhookEvent.Status.FAILED, f"{len(failures)} item(s) failed: {summary}"[:2000], **fields)
+        return "failed"
+    event_close(event, WebhookEvent.Status.PROCESSED, **fields)
     return "processed"
 
 

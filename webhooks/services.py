@@ -1,23 +1,23 @@
-"""Inbound provider webhooks: store first, then check, then hand over to a task (processing.py runs it)."""
+"""Inbound provider webhooks: store first, then route and verify through the provider, then hand over to a task.
+
+Nothing here knows a provider's payloads: each provider (providers.registry) routes, verifies and parses its
+own requests; this module stores them, finds the senders, and applies each item on its own savepoint.
+"""
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 
-from conversations.content import MalformedWebhook
-from conversations.providers import meta, twilio
-from restaurants.selectors import sender_for_number, sender_for_phone_number_id
+from providers.content import MalformedWebhook
+from providers.registry import provider_for
 
 from .models import WebhookEvent
-from .processing import event_close
+from .processing import event_close, route_sender, stored_request
 from .tasks import process_event
 
 logger = logging.getLogger(__name__)
@@ -26,15 +26,21 @@ STORED_HEADERS = (
     "X-Twilio-Signature",
     "I-Twilio-Idempotency-Token",
     "X-Hub-Signature-256",
+    "X-Sufrah-Webhook-Token",
     "X-Forwarded-Proto",
     "X-Forwarded-Host",
     "X-Forwarded-For",
     "Host",
     "User-Agent",
     "Content-Type",
+    "Content-Length",
 )
+# An unverified body is stored up to this size (enough to see what it was); a verified one is stored whole.
 MAX_STORED_BODY = 1_000_000
-PROVIDER_LABELS = {"twilio": "Twilio", "meta": "Meta"}
+# Larger requests are refused with 413 (WhatsApp webhooks are a few kB; media comes by reference).
+MAX_BODY = 10 * 1024 * 1024
+# Headers whose values are secrets: stored as "present", never the value.
+SECRET_HEADERS = frozenset({"X-Sufrah-Webhook-Token"})
 
 
 def public_url(request: HttpRequest) -> str:
@@ -44,21 +50,32 @@ def public_url(request: HttpRequest) -> str:
     return request.build_absolute_uri()
 
 
-def webhook_event_store(*, provider: str, kind: str, request: HttpRequest) -> WebhookEvent:
+def webhook_event_store(*, provider: str, kind: str, request: HttpRequest, body: bytes) -> WebhookEvent:
     """Write the raw request down before anything else looks at it (autocommitted at once)."""
     try:
         url = public_url(request)
     except Exception:  # noqa: BLE001 - a disallowed Host must still be recorded
         url = request.get_full_path()
+    headers = {h: request.headers[h] for h in STORED_HEADERS if h in request.headers}
+    headers.update({h: "(present)" for h in SECRET_HEADERS if h in headers})
     return WebhookEvent.objects.create(
-        provider=provider,
+        provider=provider[:16],
         kind=kind,
         url=url,
         method=request.method or "",
-        content_type=request.content_type or "",
-        headers={h: request.headers[h] for h in STORED_HEADERS if h in request.headers},
-        body=request.body[:MAX_STORED_BODY].decode("utf-8", errors="replace"),
+        content_type=(request.content_type or "")[:200],
+        headers=headers,
+        body=body[:MAX_STORED_BODY],
+        body_size=len(body),
+        body_truncated=len(body) > MAX_STORED_BODY,
     )
+
+
+def webhook_event_too_large(*, provider: str, kind: str, request: HttpRequest, size: int) -> WebhookEvent:
+    """The audit row of a request refused for its size: its headers and the first bytes only."""
+    event = webhook_event_store(provider=provider, kind=kind, request=request, body=b"")
+    event_close(event, WebhookEvent.Status.REJECTED, f"body of {size} bytes or more is over {MAX_BODY}", body_size=size)
+    return event
 
 
 @dataclass
@@ -68,93 +85,44 @@ class Verdict:
     message: str = ""
 
 
-def twilio_event_admit(*, event: WebhookEvent) -> Verdict:
-    """Route and verify a stored Twilio request; a valid one is queued for processing after commit."""
-    if "application/x-www-form-urlencoded" not in event.content_type:
-        event_close(event, WebhookEvent.Status.REJECTED, "body is not form-encoded")
-        return Verdict(400, "malformed", "Expected a form-encoded Twilio webhook.")
-    params = dict(parse_qsl(event.body, keep_blank_values=True))
+def webhook_event_admit(*, event: WebhookEvent, body: bytes) -> Verdict:
+    """Route, verify and validate a stored request through its provider; a good one is queued after commit.
+
+    `body` is the whole body as received: the signature is checked against it, not against a stored copy
+    that may have been cut.
+    """
+    provider = provider_for(event.provider)
+    request = stored_request(event, body)
     try:
-        number = twilio.routing_number(params, kind=event.kind)
+        routes = provider.routes(request)
     except MalformedWebhook as exc:
         event_close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
-        return Verdict(400, "malformed", f"Malformed Twilio webhook: {exc}.")
-    sender = sender_for_number(phone_number=number)
-    # Console senders (the demo and the simulator) speak Twilio's webhook format, signed with their own secret.
-    if sender is None or sender.provider not in ("twilio", "console"):
-        event_close(event, WebhookEvent.Status.UNROUTABLE, f"no active Twilio sender for {number}")
-        return Verdict(404, "unknown_number", f"No restaurant answers on {number}.")
-    valid = twilio.verify_signature(
-        auth_token=sender.twilio_auth_token,
-        url=event.url,
-        params=params,
-        signature=event.headers.get(twilio.SIGNATURE_HEADER),
-    )
-    return _admit_verified(
-        event,
-        sender,
-        valid=valid,
-        signature_header=twilio.SIGNATURE_HEADER,
-        validate=lambda: (
-            twilio.parse_inbound(params) if event.kind == WebhookEvent.Kind.MESSAGE else twilio.parse_status(params)
-        ),
-    )
-
-
-def meta_verification_answer(*, mode: str | None, token: str | None, challenge: str | None) -> str | None:
-    """The GET handshake: the challenge when the verify token matches, else None (→ 403)."""
-    expected = settings.META_VERIFY_TOKEN
-    if mode == "subscribe" and expected and token and hmac.compare_digest(token, expected) and challenge:
-        return challenge
-    return None
-
-
-def meta_event_admit(*, event: WebhookEvent) -> Verdict:
-    """Route (by metadata.phone_number_id) and verify a stored Meta webhook; queue it after commit."""
-    try:
-        payload = meta.load(event.body)
-        number_ids = {change.phone_number_id for change in meta.changes(payload)}
-    except MalformedWebhook as exc:
-        event_close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
-        return Verdict(400, "malformed", f"Malformed Meta webhook: {exc}.")
-    if not number_ids:
-        event_close(event, WebhookEvent.Status.PROCESSED, "no message changes")
+        return Verdict(400, "malformed", f"Malformed {provider.label} webhook: {exc}.")
+    if not routes:
+        event_close(event, WebhookEvent.Status.PROCESSED, "nothing for a sender (no message changes)")
         return Verdict(200)
-    senders = [s for s in (sender_for_phone_number_id(phone_number_id=i) for i in sorted(number_ids)) if s]
+    senders = [s for s in (route_sender(provider, r) for r in routes) if s is not None]
     if not senders:
-        event_close(event, WebhookEvent.Status.UNROUTABLE, f"no active Meta sender for {', '.join(sorted(number_ids))}")
-        return Verdict(404, "unknown_number", "No restaurant answers on this phone number id.")
+        keys = ", ".join(r.key for r in routes)
+        event_close(event, WebhookEvent.Status.UNROUTABLE, f"no active {provider.label} sender for {keys}")
+        return Verdict(404, "unknown_number", f"No restaurant answers on {keys}.")
     sender = senders[0]
-    # One app signs for all its numbers: every routed sender must accept the signature.
-    valid = all(
-        meta.verify_signature(
-            app_secret=s.meta_app_secret, body=event.body.encode(), signature=event.headers.get(meta.SIGNATURE_HEADER)
-        )
-        for s in senders
-    )
-
-    def validate() -> None:
-        for change in meta.changes(payload):
-            meta.parse_messages(change, to_number=sender.phone_number)
-            meta.parse_statuses(change)
-
-    return _admit_verified(event, sender, valid=valid, signature_header=meta.SIGNATURE_HEADER, validate=validate)
-
-
-def _admit_verified(
-    event: WebhookEvent, sender, *, valid: bool, signature_header: str, validate: Callable[[], object]
-) -> Verdict:
-    """The common tail of every provider's admission: signature verdict, full parse, then queue after commit."""
     scope = {"sender": sender, "restaurant_id": sender.restaurant_id}
-    if not valid:
+    # One app may sign for several numbers: every routed sender must accept the request (by its own provider,
+    # as a console sender speaks Twilio's format with its own secret).
+    if not all(provider_for(s.provider).verify(request, s.credentials) for s in senders):
         event_close(event, WebhookEvent.Status.REJECTED, "signature missing or wrong", signature_valid=False, **scope)
-        return Verdict(403, "invalid_signature", f"The {signature_header} header is missing or wrong.")
+        return Verdict(403, "invalid_signature", f"The {provider.signature_header} header is missing or wrong.")
     try:
-        validate()
+        provider.parse(request)
     except MalformedWebhook as exc:
         event_close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}", signature_valid=True, **scope)
-        return Verdict(400, "malformed", f"Malformed {PROVIDER_LABELS[event.provider]} webhook: {exc}.")
-    WebhookEvent.objects.filter(pk=event.pk).update(signature_valid=True, **scope)
+        return Verdict(400, "malformed", f"Malformed {provider.label} webhook: {exc}.")
+    fields = {"signature_valid": True, **scope}
+    if event.body_truncated:
+        # Authentic: keep it whole, so processing and replay see every item.
+        fields.update(body=body, body_truncated=False)
+    WebhookEvent.objects.filter(pk=event.pk).update(**fields)
     transaction.on_commit(lambda: process_event.delay(event.pk))
     return Verdict(200)
 

@@ -3,8 +3,8 @@ from django.urls import path
 from . import views
 
 app_name = "webhooks"
+# One route per provider name in settings.SUFRAH_PROVIDERS (/webhooks/twilio/, /webhooks/meta/, …).
 urlpatterns = [
-    path("twilio/", views.twilio_inbound, name="twilio-inbound"),
-    path("twilio/status/", views.twilio_status, name="twilio-status"),
-    path("meta/", views.meta_webhook, name="meta"),
+    path("<str:provider>/", views.provider_webhook, name="inbound"),
+    path("<str:provider>/status/", views.provider_status, name="status"),
 ]

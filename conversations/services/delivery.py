@@ -12,11 +12,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from providers.content import OutboundContent, SendError
+from providers.registry import provider_for
 from sufrahbot.events import publish
 
-from ..content import OutboundContent, SendError
 from ..models import FINAL_STATUSES, STATUS_RANK, Message, MessageStatus
-from ..providers import provider_for
 from ..ratelimit import limiter
 from ..serializers import message_event_data
 
@@ -34,15 +34,17 @@ class DeliveryOutcome:
     retry_in: float | None = None
 
 
+class UnknownStatus(ValueError):
+    """A provider status this project has no place for (e.g. Meta's "played" for voice notes)."""
+
+
 def _backoff(attempts: int) -> float:
     base = settings.SEND_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
     return min(settings.SEND_RETRY_MAX_SECONDS, base) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
 
 
 def _status_callback_url(provider: str) -> str | None:
-    if provider == "twilio" and settings.PUBLIC_BASE_URL:
-        return f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/status/"
-    return None
+    return provider_for(provider).status_callback_url(base_url=settings.PUBLIC_BASE_URL)
 
 
 def message_deliver(*, message_id: int) -> DeliveryOutcome:
@@ -149,8 +151,8 @@ def message_status_update(
     for an id this restaurant never sent.
     """
     rank = STATUS_RANK.get(status)
-    if rank is None:
-        raise ValueError(f"unknown status {status!r}")
+    if rank is None or status == MessageStatus.RECEIVED:
+        raise UnknownStatus(f"unknown status {status!r}")
     messages = Message.objects.filter(
         restaurant_id=restaurant_id, provider=provider, provider_message_id=provider_message_id
     )

@@ -9,10 +9,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from providers.content import InboundMessage
 from restaurants.models import Sender
 from sufrahbot.events import publish
 
-from ..content import InboundMessage
 from ..models import STATUS_RANK, Conversation, Message, MessageStatus
 from ..serializers import conversation_event_data, message_event_data
 

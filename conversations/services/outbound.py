@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..content import OutboundContent
+from providers.content import OutboundContent
+
 from ..models import STATUS_RANK, Conversation, Message, MessageStatus
 from ..tasks import send_message
 from .handoff import conversation_handoff

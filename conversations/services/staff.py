@@ -7,10 +7,10 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from providers.content import OutboundContent
 from restaurants.models import StaffMembership
 from sufrahbot.events import publish
 
-from ..content import OutboundContent
 from ..models import Conversation, Message
 from ..serializers import conversation_event_data
 from .handoff import conversation_bot_resume, conversation_handoff

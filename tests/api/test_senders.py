@@ -26,8 +26,7 @@ def _twilio_payload(restaurant, **overrides):
         "restaurant": restaurant.pk,
         "provider": "twilio",
         "phone_number": "+966 50 803 4010",
-        "twilio_account_sid": "AC" + secrets.token_hex(16),
-        "twilio_auth_token": "tok-" + secrets.token_hex(16),
+        "credentials": {"account_sid": "AC" + secrets.token_hex(16), "auth_token": "tok-" + secrets.token_hex(16)},
     }
     payload.update(overrides)
     return payload
@@ -42,12 +41,14 @@ def test_register_normalises_the_number_and_never_returns_a_secret(api, platform
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["phone_number"] == "+966508034010" and body["restaurant_id"] == restaurant.pk
-    assert payload["twilio_auth_token"] not in response.content.decode()
-    assert body["twilio_auth_token_masked"].endswith(payload["twilio_auth_token"][-4:])
-    assert body["twilio_auth_token_masked"].startswith("••••")
-    assert "twilio_auth_token" not in body and body["meta_access_token_masked"] == ""
+    token = payload["credentials"]["auth_token"]
+    assert token not in response.content.decode()
+    shown = body["credentials"]
+    assert shown["auth_token_masked"].endswith(token[-4:]) and shown["auth_token_masked"].startswith("••••")
+    assert shown["account_sid"] == payload["credentials"]["account_sid"]
+    assert "auth_token" not in shown and shown["access_token_masked"] == "" and shown["api_key_masked"] == ""
     sender = Sender.objects.get(pk=body["id"])
-    assert sender.twilio_auth_token == payload["twilio_auth_token"]  # stored (encrypted), usable
+    assert sender.credentials == payload["credentials"]  # stored (encrypted), usable
 
 
 def test_list_detail_and_filter_by_restaurant_show_no_secrets(api, platform_admin):
@@ -62,7 +63,7 @@ def test_list_detail_and_filter_by_restaurant_show_no_secrets(api, platform_admi
     assert detail.json()["id"] == first.pk
     for response in (listed, detail):
         text = response.content.decode()
-        assert first.twilio_auth_token not in text and second.twilio_auth_token not in text
+        assert first.credentials["auth_token"] not in text and second.credentials["auth_token"] not in text
 
 
 def test_registration_is_validated_field_by_field(api, platform_admin):
@@ -77,7 +78,7 @@ def test_registration_is_validated_field_by_field(api, platform_admin):
     )
     no_credentials = api.post(
         SENDERS,
-        {"restaurant": restaurant.pk, "provider": "meta", "phone_number": "+966508034011"},
+        {"restaurant": restaurant.pk, "provider": "meta", "phone_number": "+966508034011", "credentials": {}},
         format="json",
         **auth(platform_admin),
     )
@@ -87,28 +88,31 @@ def test_registration_is_validated_field_by_field(api, platform_admin):
 
     assert bad_number.status_code == 400 and "phone_number" in error_of(bad_number)["details"]
     assert duplicate.status_code == 400 and "already registered" in error_of(duplicate)["details"]["phone_number"][0]
-    assert set(error_of(no_credentials)["details"]) == {"meta_phone_number_id", "meta_access_token", "meta_app_secret"}
-    assert set(error_of(unknown)["details"]) == {"restaurant", "provider", "phone_number"}
+    assert set(error_of(no_credentials)["details"]) == {"phone_number_id", "access_token", "app_secret"}
+    assert set(error_of(unknown)["details"]) == {"restaurant", "provider", "phone_number", "credentials"}
     assert Sender.objects.count() == 1
 
 
 def test_update_keeps_secrets_not_given_and_replaces_those_given(api, platform_admin):
     sender = SenderFactory(messages_per_minute=600)
-    old_token = sender.twilio_auth_token
+    old = dict(sender.credentials)
 
     rate = api.patch(f"{SENDERS}{sender.pk}/", {"messages_per_minute": 60}, format="json", **auth(platform_admin))
     sender.refresh_from_db()
-    assert rate.status_code == 200 and sender.messages_per_minute == 60 and sender.twilio_auth_token == old_token
+    assert rate.status_code == 200 and sender.messages_per_minute == 60 and sender.credentials == old
 
-    token = api.patch(f"{SENDERS}{sender.pk}/", {"twilio_auth_token": "new-token-value-1234"}, **auth(platform_admin))
+    new = {"credentials": {"auth_token": "new-token-value-1234"}}
+    token = api.patch(f"{SENDERS}{sender.pk}/", new, format="json", **auth(platform_admin))
     sender.refresh_from_db()
-    assert token.status_code == 200 and sender.twilio_auth_token == "new-token-value-1234"
+    assert token.status_code == 200 and sender.credentials == {**old, "auth_token": "new-token-value-1234"}
     assert "new-token-value-1234" not in token.content.decode()
 
-    cleared = api.patch(f"{SENDERS}{sender.pk}/", {"twilio_auth_token": ""}, format="json", **auth(platform_admin))
-    assert cleared.status_code == 400 and "twilio_auth_token" in error_of(cleared)["details"]
+    cleared = api.patch(
+        f"{SENDERS}{sender.pk}/", {"credentials": {"auth_token": ""}}, format="json", **auth(platform_admin)
+    )
+    assert cleared.status_code == 400 and "auth_token" in error_of(cleared)["details"]
     sender.refresh_from_db()
-    assert sender.twilio_auth_token == "new-token-value-1234"
+    assert sender.credentials["auth_token"] == "new-token-value-1234"
 
 
 def test_delete_a_sender_without_conversations_but_not_one_with_history(api, platform_admin):

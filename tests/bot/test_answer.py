@@ -7,9 +7,9 @@ from django.test import Client
 
 from bot.services import inbound_answer
 from conversations.models import Message
-from conversations.providers import twilio
 from conversations.services.handoff import conversation_handoff
 from conversations.services.inbound import message_receive
+from providers import twilio
 from tests.conftest import signed_post, twilio_inbound_params
 from tests.factories import SenderFactory
 from webhooks.models import WebhookEvent

@@ -28,7 +28,7 @@ from bot.types import (
     RecordRating,
     SetLanguage,
 )
-from conversations.content import (
+from providers.content import (
     MAX_BUTTON_TITLE,
     MAX_LIST_BUTTON_LABEL,
     MAX_ROW_TITLE,

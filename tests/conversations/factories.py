@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from conversations.content import OutboundContent
 from conversations.models import Conversation, Message
+from providers.content import OutboundContent
 from tests.conftest import signed_post, twilio_inbound_params
 from tests.factories import MenuCategoryFactory, MenuItemFactory, RestaurantFactory, SenderFactory
 

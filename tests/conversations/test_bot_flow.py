@@ -30,7 +30,7 @@ def only(replies):
 
 def assert_all_within_limits(restaurant):
     for message in Message.objects.filter(restaurant=restaurant, direction="out"):
-        from conversations.content import OutboundContent
+        from providers.content import OutboundContent
 
         assert OutboundContent.from_dict(message.content).limit_violations() == [], message.content
 

@@ -9,12 +9,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from conversations.content import OutboundContent
 from conversations.models import Conversation, Message
 from conversations.services.handoff import conversation_bot_resume, conversation_handoff
 from conversations.services.outbound import message_send
 from orders.models import OrderStatus
 from orders.services import order_transition, rating_prompts_send_due
+from providers.content import OutboundContent
 from tests.conversations.factories import TwilioCustomer
 from tests.factories import UserFactory
 from tests.orders.factories import placed_order

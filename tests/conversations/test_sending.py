@@ -6,10 +6,10 @@ import pytest
 from django.contrib.admin.sites import site
 from django.test import RequestFactory
 
-from conversations.content import OutboundContent
 from conversations.models import Message
 from conversations.services.delivery import message_deliver
 from conversations.services.outbound import OutsideServiceWindow, message_retry, message_send
+from providers.content import OutboundContent
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -83,7 +83,9 @@ def test_after_help_the_simulator_says_the_bot_is_paused(tmp_path):
 def test_it_prefers_a_console_sender_and_refuses_restaurants_it_cannot_simulate(tmp_path):
     restaurant = RestaurantFactory(slug="two-senders")
     SenderFactory(restaurant=restaurant, provider="twilio")
-    console = SenderFactory(restaurant=restaurant, provider="console", twilio_account_sid="")
+    console = SenderFactory(
+        restaurant=restaurant, provider="console", credentials={"auth_token": "console-secret-0001"}
+    )
     path = tmp_path / "s.txt"
     path.write_text("hi\n", encoding="utf-8")
     out = StringIO()

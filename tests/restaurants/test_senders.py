@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from providers.phone import InvalidPhoneNumber, normalize_e164
 from restaurants.models import Sender
-from restaurants.phone import InvalidPhoneNumber, normalize_e164
 from restaurants.services import sender_register
 from sufrahbot import crypto
 from tests.factories import RestaurantFactory, SenderFactory
@@ -43,8 +43,7 @@ def test_register_normalises_and_refuses_a_duplicate_number_with_a_clear_message
         restaurant=first,
         provider="twilio",
         phone_number="+966 50 803 4010",
-        twilio_account_sid=SID,
-        twilio_auth_token=TOKEN,
+        credentials={"account_sid": SID, "auth_token": TOKEN},
     )
     assert sender.phone_number == "+966508034010"
 
@@ -53,24 +52,24 @@ def test_register_normalises_and_refuses_a_duplicate_number_with_a_clear_message
             restaurant=second,
             provider="twilio",
             phone_number="whatsapp:+966508034010",
-            twilio_account_sid=SID,
-            twilio_auth_token=TOKEN,
+            credentials={"account_sid": SID, "auth_token": TOKEN},
         )
     assert caught.value.message_dict["phone_number"] == ["+966508034010 is already registered (restaurant 'first')."]
 
 
-def test_secret_is_not_stored_in_plain_text_and_reads_back():
-    sender = SenderFactory(twilio_auth_token=TOKEN)
+def test_credentials_are_one_encrypted_field_that_reads_back():
+    sender = SenderFactory(credentials={"account_sid": SID, "auth_token": TOKEN})
     with connection.cursor() as cursor:
-        cursor.execute("SELECT twilio_auth_token FROM restaurants_sender WHERE id = %s", [sender.pk])
+        cursor.execute("SELECT credentials FROM restaurants_sender WHERE id = %s", [sender.pk])
         stored = cursor.fetchone()[0]
-    assert TOKEN not in stored and stored.startswith("gAAAAA")
-    assert Sender.objects.get(pk=sender.pk).twilio_auth_token == TOKEN
-    assert TOKEN not in repr(Sender.objects.get(pk=sender.pk).twilio_auth_token)
+    # Encrypted whole: neither the secret, nor the SID, nor the names are readable at rest.
+    assert TOKEN not in stored and SID not in stored and "auth_token" not in stored and stored.startswith("gAAAAA")
+    assert Sender.objects.get(pk=sender.pk).credentials == {"account_sid": SID, "auth_token": TOKEN}
+    assert TOKEN not in repr(Sender.objects.get(pk=sender.pk).credentials)
 
 
 def test_rotating_keys_reencrypts_secrets_and_old_key_can_be_dropped(settings):
-    sender = SenderFactory(twilio_auth_token=TOKEN)
+    sender = SenderFactory(credentials={"account_sid": SID, "auth_token": TOKEN})
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     try:
@@ -79,7 +78,7 @@ def test_rotating_keys_reencrypts_secrets_and_old_key_can_be_dropped(settings):
         call_command("rotate_secrets", stdout=open("/dev/null", "w"))
         settings.FIELD_ENCRYPTION_KEYS = [new_key]
         crypto.reset_key_cache()
-        assert Sender.objects.get(pk=sender.pk).twilio_auth_token == TOKEN
+        assert Sender.objects.get(pk=sender.pk).credentials["auth_token"] == TOKEN
     finally:
         settings.FIELD_ENCRYPTION_KEYS = [old_key]
         crypto.reset_key_cache()
@@ -101,7 +100,7 @@ def test_register_sender_command_success(capsys):
         TOKEN,
     )
     assert "Registered +966508034010 (twilio) for shawarma-house." in capsys.readouterr().out
-    assert Sender.objects.get().twilio_auth_token == TOKEN
+    assert Sender.objects.get().credentials == {"account_sid": SID, "auth_token": TOKEN}
 
 
 @pytest.mark.parametrize(
@@ -128,7 +127,7 @@ def test_register_sender_command_success(capsys):
         ),
         (
             ["--restaurant", "kebab", "--provider", "twilio", "--number", "+966508034010", "--account-sid", "XX"],
-            "twilio_account_sid: A Twilio account SID starts with 'AC'",
+            "account_sid: A Twilio account SID starts with 'AC'",
         ),
     ],
     ids=["unknown-restaurant", "bad-number", "bad-sid"],
@@ -164,15 +163,15 @@ def test_admin_form_normalises_masks_and_keeps_secrets_write_only(admin_client):
             "restaurant": restaurant.pk,
             "provider": "twilio",
             "phone_number": "+966 50 803 4010",
-            "twilio_account_sid": SID,
-            "twilio_auth_token": TOKEN,
+            "twilio__account_sid": SID,
+            "twilio__auth_token": TOKEN,
             "messages_per_minute": 600,
             "active": "on",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     sender = Sender.objects.get()
-    assert sender.phone_number == "+966508034010" and sender.twilio_auth_token == TOKEN
+    assert sender.phone_number == "+966508034010" and sender.credentials == {"account_sid": SID, "auth_token": TOKEN}
 
     page = admin_client.get(f"/admin/restaurants/sender/{sender.pk}/change/").content.decode()
     listing = admin_client.get("/admin/restaurants/sender/").content.decode()
@@ -186,15 +185,15 @@ def test_admin_form_normalises_masks_and_keeps_secrets_write_only(admin_client):
             "restaurant": restaurant.pk,
             "provider": "twilio",
             "phone_number": "+966508034010",
-            "twilio_account_sid": SID,
-            "twilio_auth_token": "",
+            "twilio__account_sid": SID,
+            "twilio__auth_token": "",
             "messages_per_minute": 300,
             "active": "on",
         },
     )
     assert response.status_code == 302
     sender.refresh_from_db()
-    assert sender.twilio_auth_token == TOKEN and sender.messages_per_minute == 300
+    assert sender.credentials["auth_token"] == TOKEN and sender.messages_per_minute == 300
 
 
 def test_admin_refuses_a_duplicate_number_with_a_clear_message(admin_client):
@@ -205,8 +204,8 @@ def test_admin_refuses_a_duplicate_number_with_a_clear_message(admin_client):
             "restaurant": RestaurantFactory().pk,
             "provider": "twilio",
             "phone_number": "whatsapp:+966 50 803 4010",
-            "twilio_account_sid": SID,
-            "twilio_auth_token": TOKEN,
+            "twilio__account_sid": SID,
+            "twilio__auth_token": TOKEN,
             "messages_per_minute": 600,
         },
     )
@@ -218,7 +217,7 @@ def test_admin_refuses_a_duplicate_number_with_a_clear_message(admin_client):
 
 
 def test_secrets_never_reach_the_logs(caplog, client, fake_twilio, settings):
-    sender = SenderFactory(twilio_auth_token=TOKEN)
+    sender = SenderFactory(credentials={"account_sid": SID, "auth_token": TOKEN})
     from tests.conftest import signed_post, twilio_inbound_params
 
     with caplog.at_level(logging.DEBUG):
@@ -233,21 +232,64 @@ def test_secrets_never_reach_the_logs(caplog, client, fake_twilio, settings):
 
 
 def test_a_meta_phone_number_id_routes_to_one_sender_only():
-    meta = {"meta_access_token": "EAA" + "x" * 30, "meta_app_secret": "app-secret"}
-    sender_register(
-        restaurant=RestaurantFactory(),
-        provider="meta",
-        phone_number="+966508034010",
-        meta_phone_number_id="106555",
-        **meta,
+    meta = {"access_token": "EAA" + "x" * 30, "app_secret": "app-secret", "phone_number_id": "106555"}
+    sender = sender_register(
+        restaurant=RestaurantFactory(), provider="meta", phone_number="+966508034010", credentials=meta
     )
+    assert sender.routing_id == "106555"
+    with pytest.raises(ValidationError) as caught:
+        sender_register(restaurant=RestaurantFactory(), provider="meta", phone_number="+966508034011", credentials=meta)
+    assert caught.value.message_dict["phone_number_id"] == ["Meta phone number id 106555 is already registered."]
+    assert Sender.objects.count() == 1
+
+
+def test_credentials_are_checked_against_the_providers_schema():
+    restaurant = RestaurantFactory()
     with pytest.raises(ValidationError) as caught:
         sender_register(
-            restaurant=RestaurantFactory(),
-            provider="meta",
-            phone_number="+966508034011",
-            meta_phone_number_id="106555",
-            **meta,
+            restaurant=restaurant,
+            provider="360dialog",
+            phone_number="+966508034012",
+            credentials={"phone_number_id": "10x", "auth_token": TOKEN},
         )
-    assert caught.value.message_dict["meta_phone_number_id"] == ["Meta phone number id 106555 is already registered."]
-    assert Sender.objects.count() == 1
+    assert caught.value.message_dict == {"auth_token": ["'auth_token' is not a 360dialog (Cloud API) credential."]}
+    with pytest.raises(ValidationError) as caught:
+        sender_register(
+            restaurant=restaurant,
+            provider="360dialog",
+            phone_number="+966508034012",
+            credentials={"phone_number_id": "10x"},
+        )
+    assert caught.value.message_dict == {
+        "phone_number_id": ["A Meta phone number id is digits only."],
+        "api_key": ["The 360dialog API key is required."],
+        "webhook_token": ["The Webhook token is required."],
+    }
+    with pytest.raises(ValidationError) as caught:
+        sender_register(restaurant=restaurant, provider="pigeon", phone_number="+966508034012", credentials={})
+    assert caught.value.message_dict == {"provider": ["Unknown provider 'pigeon'."]}
+
+
+def test_register_sender_options_come_from_the_provider_schemas(capsys):
+    RestaurantFactory(slug="dialog")
+    call_command(
+        "register_sender",
+        "--restaurant=dialog",
+        "--provider=360dialog",
+        "--number=+966508034013",
+        "--phone-number-id=1065551234",
+        "--api-key=d360-key-0123456789",
+        "--webhook-token=hook-token-0123456789",
+    )
+    sender = Sender.objects.get()
+    assert (sender.provider, sender.routing_id) == ("360dialog", "1065551234")
+    assert sender.credentials == {
+        "phone_number_id": "1065551234",
+        "api_key": "d360-key-0123456789",
+        "webhook_token": "hook-token-0123456789",
+    }
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "register_sender", "--restaurant=dialog", "--provider=console", "--number=+966508034014", "--api-key=x"
+        )
+    assert "--api-key: not a Console (local) credential." in str(caught.value)

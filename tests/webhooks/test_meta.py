@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from conversations.content import Button, ListRow, ListSection, OutboundContent
 from conversations.models import Conversation, Message
-from conversations.providers import meta
 from conversations.services.outbound import message_send
+from providers import meta
+from providers.content import Button, ListRow, ListSection, OutboundContent
 from tests.factories import ConversationFactory, SenderFactory
 from tests.fakes.meta_graph import FakeMetaGraph
 from webhooks.models import WebhookEvent
@@ -34,11 +34,8 @@ def graph(settings):
 def meta_sender():
     return SenderFactory(
         provider="meta",
-        twilio_account_sid="",
-        twilio_auth_token="",
-        meta_phone_number_id="1065550101",
-        meta_access_token=ACCESS_TOKEN,
-        meta_app_secret=APP_SECRET,
+        credentials={"phone_number_id": "1065550101", "access_token": ACCESS_TOKEN, "app_secret": APP_SECRET},
+        routing_id="1065550101",
     )
 
 
@@ -55,7 +52,7 @@ def _payload(sender, *, messages=(), statuses=(), contacts=()):
                             "messaging_product": "whatsapp",
                             "metadata": {
                                 "display_phone_number": sender.phone_number.lstrip("+"),
-                                "phone_number_id": sender.meta_phone_number_id,
+                                "phone_number_id": sender.routing_id,
                             },
                             "contacts": list(contacts),
                             "messages": list(messages),
@@ -139,7 +136,7 @@ def test_malformed_payload_is_400(client, meta_sender, body):
         HTTP_X_HUB_SIGNATURE_256=meta.sign(app_secret=APP_SECRET, body=body),
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == "malformed"
-    assert WebhookEvent.objects.get().body == body.decode()
+    assert bytes(WebhookEvent.objects.get().body) == body
 
 
 def test_status_webhook_moves_forward_only_and_keeps_the_failure(client, meta_sender):
@@ -176,37 +173,55 @@ def test_status_webhook_moves_forward_only_and_keeps_the_failure(client, meta_se
 
 
 def test_interactive_reply_and_location_are_parsed():
-    sender = type("S", (), {"phone_number": "+15550100"})
-    change = meta.Change(
-        "1",
-        "15550100",
-        {
-            "messages": [
-                {
-                    "from": "966508034010",
-                    "id": "wamid.1",
-                    "timestamp": "1",
-                    "type": "interactive",
-                    "interactive": {"type": "list_reply", "list_reply": {"id": "item:7", "title": "Kabsa"}},
-                },
-                {
-                    "from": "966508034010",
-                    "id": "wamid.2",
-                    "timestamp": "1",
-                    "type": "location",
-                    "location": {"latitude": 24.7, "longitude": 46.6, "name": "Home", "address": "Olaya St"},
-                },
-            ]
-        },
-    )
-    reply, location = meta.parse_messages(change, to_number=sender.phone_number)
+    change = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "1",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "metadata": {"phone_number_id": "1", "display_phone_number": "15550100"},
+                            "messages": [
+                                {
+                                    "from": "966508034010",
+                                    "id": "wamid.1",
+                                    "timestamp": "1",
+                                    "type": "interactive",
+                                    "interactive": {
+                                        "type": "list_reply",
+                                        "list_reply": {"id": "item:7", "title": "Kabsa"},
+                                    },
+                                },
+                                {
+                                    "from": "966508034010",
+                                    "id": "wamid.2",
+                                    "timestamp": "1",
+                                    "type": "location",
+                                    "location": {
+                                        "latitude": 24.7,
+                                        "longitude": 46.6,
+                                        "name": "Home",
+                                        "address": "Olaya St",
+                                    },
+                                },
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    (_, reply), (_, location) = meta.parse_payload(json.dumps(change).encode()).items
     assert (reply.kind, reply.reply_id, reply.text) == ("interactive", "item:7", "Kabsa")
     assert (location.kind, location.latitude, location.longitude, location.address) == (
         "location",
         24.7,
         46.6,
-        "Home Olaya St",
+        "Home — Olaya St",
     )
+    assert location.details["location"] == {"name": "Home", "address": "Olaya St"}
 
 
 def test_send_uses_native_interactive_payloads_and_retries_5xx(graph, meta_sender):

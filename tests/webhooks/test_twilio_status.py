@@ -35,7 +35,7 @@ def _callback(client, message, status, **extra):
     params = {
         "MessageSid": message.provider_message_id,
         "MessageStatus": status,
-        "AccountSid": sender.twilio_account_sid,
+        "AccountSid": sender.credentials["account_sid"],
         "From": f"whatsapp:{sender.phone_number}",
         "To": f"whatsapp:{message.conversation.customer_phone}",
         **extra,
@@ -90,19 +90,29 @@ def test_unsigned_status_callback_is_refused(client, sent_message):
     assert _status(sent_message) == "sent"
 
 
-def test_unknown_status_value_is_400(client, sent_message):
+def test_unknown_status_value_is_recorded_and_skipped(client, sent_message):
     response = _callback(client, sent_message, "teleported")
-    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed"
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.status == "processed" and _status(sent_message) == "sent"
+    assert event.items[0] | {"route": ""} == {
+        "type": "status",
+        "id": sent_message.provider_message_id,
+        "status": "teleported",
+        "outcome": "skipped",
+        "reason": "unknown status 'teleported'",
+        "route": "",
+    }
 
 
-def test_callback_for_an_unknown_message_is_kept_as_failed_for_replay(client, sent_message):
-    # A callback can outrun the send task that stores the sid: the event stays failed and the replay sweep
-    # tries it again later.
+def test_callback_for_an_unknown_message_is_recorded_and_skipped(client, sent_message):
+    # A message sent from the Business app or another integration on the same number: not ours, not an error.
     sent_message.provider_message_id = "SM" + "c" * 32  # not saved: a sid the database has never seen
     response = _callback(client, sent_message, "delivered")
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
-    assert event.status == "failed" and "DoesNotExist" in event.error
+    assert event.status == "processed" and event.error == ""
+    assert [(i["outcome"], i["reason"]) for i in event.items] == [("skipped", "not a message of ours")]
 
 
 def test_a_signed_callback_of_one_restaurant_cannot_touch_another_restaurants_message(client, sent_message):
@@ -120,4 +130,4 @@ def test_a_signed_callback_of_one_restaurant_cannot_touch_another_restaurants_me
     assert response.status_code == 200  # signed and routable: stored, then refused by the tenant scope
     assert _status(sent_message) == "sent"
     event = WebhookEvent.objects.get()
-    assert event.status == "failed" and "DoesNotExist" in event.error
+    assert event.status == "processed" and event.items[0]["outcome"] == "skipped"

@@ -21,13 +21,13 @@ from django.db.models import Case, IntegerField, Value, When
 from django.test import Client
 from django.urls import reverse
 
-from conversations.content import OutboundContent
 from conversations.models import Conversation, Message
-from conversations.providers import twilio
 from conversations.services.handoff import conversation_language_set
 from conversations.services.inbound import conversation_open
+from providers import twilio
+from providers.content import OutboundContent
+from providers.phone import InvalidPhoneNumber, normalize_e164
 from restaurants.models import Sender
-from restaurants.phone import InvalidPhoneNumber, normalize_e164
 from restaurants.selectors import restaurant_get
 
 HELP = """Type a message and press Enter; type a number to pick one of the bot's numbered options.
@@ -165,7 +165,7 @@ class _Chat:
         self.seen_id = 0
         self.options: list[tuple[str, str]] = []
         self.option_kind = ""
-        self.path = reverse("webhooks:twilio-inbound")
+        self.path = reverse("webhooks:inbound", kwargs={"provider": "twilio"})
         self.server = server.rstrip("/") if server else None
         base = self.server or settings.PUBLIC_BASE_URL or "http://testserver"
         self.url = base + self.path
@@ -185,7 +185,7 @@ class _Chat:
     def params(self, body: str, **extra: str) -> dict[str, str]:
         params = {
             "MessageSid": "SM" + uuid.uuid4().hex,
-            "AccountSid": self.sender.twilio_account_sid or "AC" + "0" * 32,
+            "AccountSid": self.sender.credentials.get("account_sid") or "AC" + "0" * 32,
             "From": f"whatsapp:{self.phone}",
             "To": f"whatsapp:{self.sender.phone_number}",
             "Body": body,
@@ -200,7 +200,7 @@ class _Chat:
         """POST one signed webhook; True once the message was stored and answered (the bot's step clears its
         awaiting_bot flag in the transaction that stores the replies), False if it was still waiting for a
         worker after --wait seconds."""
-        signature = twilio.sign(auth_token=self.sender.twilio_auth_token, url=self.url, params=params)
+        signature = twilio.sign(auth_token=self.sender.credentials["auth_token"], url=self.url, params=params)
         if self.server:
             try:
                 response = httpx.post(
@@ -263,8 +263,8 @@ def _sender_pick(restaurant) -> Sender:
     )
     if sender is None:
         raise CommandError(f"{restaurant.slug} has no active console or Twilio sender.")
-    if not sender.twilio_auth_token:
-        raise CommandError(f"Sender {sender.phone_number} has no secret to sign webhooks with (twilio_auth_token).")
+    if not sender.credentials.get("auth_token"):
+        raise CommandError(f"Sender {sender.phone_number} has no secret to sign webhooks with (auth_token).")
     return sender
 
 

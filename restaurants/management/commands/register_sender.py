@@ -3,39 +3,45 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from restaurants.models import Provider
+from providers.registry import credential_fields, provider_for, provider_names
 from restaurants.selectors import restaurant_get
 from restaurants.services import sender_register
 
 
 class Command(BaseCommand):
-    help = "Register a WhatsApp number (sender) for a restaurant."
+    help = "Register a WhatsApp number (sender) for a restaurant. Credential options come from the providers."
 
     def add_arguments(self, parser):
         parser.add_argument("--restaurant", required=True, help="restaurant slug")
-        parser.add_argument("--provider", required=True, choices=[p.value for p in Provider])
+        parser.add_argument("--provider", required=True, choices=provider_names())
         parser.add_argument("--number", required=True, help="the WhatsApp number, E.164 (+9665...)")
-        parser.add_argument("--account-sid", default="", help="Twilio account SID (AC...)")
-        parser.add_argument("--auth-token", default="", help="Twilio auth token (stored encrypted)")
-        parser.add_argument("--phone-number-id", default="", help="Meta phone number id")
-        parser.add_argument("--access-token", default="", help="Meta access token (stored encrypted)")
-        parser.add_argument("--app-secret", default="", help="Meta app secret (stored encrypted)")
+        # One option per credential of any provider (--account-sid, --phone-number-id, --api-key, …).
+        for field in credential_fields().values():
+            users = ", ".join(
+                p for p in provider_names() if field.name in {f.name for f in provider_for(p).credentials}
+            )
+            stored = " (stored encrypted)" if field.secret else ""
+            parser.add_argument(
+                field.option, dest=f"cred_{field.name}", default="", help=f"{field.label}{stored}; {users}"
+            )
         parser.add_argument("--messages-per-minute", type=int, default=600)
 
     def handle(self, *args, **opts):
         restaurant = restaurant_get(slug=opts["restaurant"])
         if restaurant is None:
             raise CommandError(f"No restaurant with slug '{opts['restaurant']}'.", returncode=2)
+        provider = provider_for(opts["provider"])
+        given = {name: opts[f"cred_{name}"] for name in credential_fields() if opts[f"cred_{name}"]}
+        ignored = sorted(set(given) - {f.name for f in provider.credentials})
+        if ignored:
+            options = ", ".join(credential_fields()[n].option for n in ignored)
+            raise CommandError(f"{options}: not a {provider.label} credential.", returncode=2)
         try:
             sender = sender_register(
                 restaurant=restaurant,
-                provider=opts["provider"],
+                provider=provider.name,
                 phone_number=opts["number"],
-                twilio_account_sid=opts["account_sid"],
-                twilio_auth_token=opts["auth_token"],
-                meta_phone_number_id=opts["phone_number_id"],
-                meta_access_token=opts["access_token"],
-                meta_app_secret=opts["app_secret"],
+                credentials=given,
                 messages_per_minute=opts["messages_per_minute"],
             )
         except ValidationError as exc:

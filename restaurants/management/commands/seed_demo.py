@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from restaurants.models import Provider, Restaurant, Sender, StaffMembership, StaffRole
+from restaurants.models import Restaurant, Sender, StaffMembership, StaffRole
 from restaurants.services import menu_category_create, menu_item_create
 
 DEMO_SLUG = "sufrah-demo"
@@ -67,8 +67,8 @@ class Command(BaseCommand):
             phone_number=DEMO_NUMBER,
             defaults={
                 "restaurant": restaurant,
-                "provider": Provider.CONSOLE,
-                "twilio_auth_token": secrets.token_hex(16),
+                "provider": "console",
+                "credentials": {"auth_token": secrets.token_hex(16)},
             },
         )
         if not restaurant.categories.exists():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import requests
 from django.conf import settings
@@ -12,9 +13,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from restaurants.phone import InvalidPhoneNumber, normalize_e164
-
-from ..content import InboundMessage, MalformedWebhook, OutboundContent, SendError, SendResult, StatusUpdate
+from .base import BaseProvider, CredentialField, Parsed, Route, SenderLike, StoredRequest
+from .content import InboundMessage, MalformedWebhook, OutboundContent, SendError, SendResult, StatusUpdate
+from .phone import InvalidPhoneNumber, normalize_e164
 
 NAME = "twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -108,26 +109,29 @@ def parse_status(params: Mapping[str, str]) -> StatusUpdate:
     raw_status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
     if not sid:
         raise MalformedWebhook("missing 'MessageSid'")
-    if raw_status not in STATUS_MAP:
-        raise MalformedWebhook(f"unknown 'MessageStatus' {raw_status!r}")
+    if not raw_status:
+        raise MalformedWebhook("missing 'MessageStatus'")
     return StatusUpdate(
         provider=NAME,
         provider_message_id=sid,
-        status=STATUS_MAP[raw_status],
+        # A status we do not map is passed on as it came: recorded and skipped, not a reason to refuse.
+        status=STATUS_MAP.get(raw_status, raw_status),
         error_code=params.get("ErrorCode") or "",
         error_message=params.get("ErrorMessage") or "",
     )
 
 
-def _client(sender) -> Client:
+def _client(sender: SenderLike) -> Client:
     http_client = TwilioHttpClient(timeout=settings.PROVIDER_HTTP_TIMEOUT_SECONDS)
-    client = Client(sender.twilio_account_sid, sender.twilio_auth_token, http_client=http_client)
+    client = Client(sender.credentials["account_sid"], sender.credentials["auth_token"], http_client=http_client)
     if settings.TWILIO_API_BASE_URL:
         client.api.base_url = settings.TWILIO_API_BASE_URL
     return client
 
 
-def send(*, sender, to: str, content: OutboundContent, status_callback_url: str | None = None) -> SendResult:
+def send(
+    *, sender: SenderLike, to: str, content: OutboundContent, status_callback_url: str | None = None
+) -> SendResult:
     """Send through Twilio. WhatsApp over Twilio has no free-form buttons, so options go out numbered."""
     params = {
         "from_": f"whatsapp:{sender.phone_number}",
@@ -147,3 +151,59 @@ def send(*, sender, to: str, content: OutboundContent, status_callback_url: str 
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise SendError("network", f"{type(exc).__name__}: could not reach Twilio", retryable=True) from None
     return SendResult(provider_message_id=message.sid, status=STATUS_MAP.get(message.status or "queued", "queued"))
+
+
+def form_params(request: StoredRequest) -> dict[str, str]:
+    if "application/x-www-form-urlencoded" not in request.content_type:
+        raise MalformedWebhook("the body is not form-encoded")
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedWebhook("the body is not UTF-8") from None
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def _account_sid_check(value: str) -> str:
+    if value.startswith("AC") and len(value) == 34:
+        return ""
+    return "A Twilio account SID starts with 'AC' and has 34 characters."
+
+
+class Twilio(BaseProvider):
+    """WhatsApp over Twilio's Messaging API; webhooks are form posts routed by our own number."""
+
+    name = NAME
+    label = "Twilio"
+    credentials = (
+        CredentialField("account_sid", "Twilio account SID", max_length=64, check=_account_sid_check),
+        CredentialField("auth_token", "Twilio auth token", secret=True, help_text="Signs Twilio's webhooks."),
+    )
+    signature_header = SIGNATURE_HEADER
+    ack = ('<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml")
+    # Console senders (the demo, the simulator) post Twilio-format webhooks to this route too.
+    webhook_aliases = ("console",)
+
+    def routes(self, request: StoredRequest) -> list[Route]:
+        return [Route("number", routing_number(form_params(request), kind=request.kind))]
+
+    def verify(self, request: StoredRequest, credentials: Mapping[str, str]) -> bool:
+        return verify_signature(
+            auth_token=credentials.get("auth_token", ""),
+            url=request.url,
+            params=form_params(request),
+            signature=request.header(SIGNATURE_HEADER),
+        )
+
+    def parse(self, request: StoredRequest) -> Parsed:
+        params = form_params(request)
+        route = Route("number", routing_number(params, kind=request.kind))
+        item = parse_inbound(params) if request.kind == "message" else parse_status(params)
+        return Parsed(items=[(route, item)])
+
+    def send(
+        self, *, sender: SenderLike, to: str, content: OutboundContent, status_callback_url: str | None = None
+    ) -> SendResult:
+        return send(sender=sender, to=to, content=content, status_callback_url=status_callback_url)
+
+    def status_callback_url(self, *, base_url: str) -> str | None:
+        return f"{base_url}/webhooks/{self.name}/status/" if base_url else None

@@ -159,23 +159,61 @@ def strip_control_chars(text: str) -> str:
     return _CONTROL_CHARS.sub("", text)
 
 
+# Inbound kinds. The last four are events about the conversation, not things said in it: the bot stays quiet.
+InboundKind = Literal[
+    "text",
+    "interactive",
+    "location",
+    "media",
+    "contacts",
+    "order",
+    "unsupported",
+    "reaction",
+    "edit",
+    "revoke",
+    "system",
+]
+EVENT_KINDS = frozenset({"reaction", "edit", "revoke", "system"})
+
+
 @dataclass
 class InboundMessage:
-    """One customer message, whatever provider brought it."""
+    """One customer message, whatever provider brought it.
+
+    `customer_id` is the customer's WhatsApp identity (the wa_id as E.164, or a business-scoped user id such as
+    "US.13491208655302741918" when WhatsApp hides the number); `from_number` is the number when there is one.
+    `details` holds what the kind carries beyond text (reaction, contacts, order items, location names, media
+    file names, flow answers, the edited or revoked message, a number change), `context` the message it replies
+    to, `referral` the click-to-WhatsApp ad it came from, `errors` what the provider reported about it.
+    """
 
     provider: str
     provider_message_id: str
     to_number: str
     from_number: str
     profile_name: str = ""
-    kind: Literal["text", "interactive", "location", "media", "unsupported"] = "text"
+    kind: InboundKind = "text"
     text: str = ""
     reply_id: str = ""
     latitude: float | None = None
     longitude: float | None = None
     address: str = ""
-    media: list[dict[str, str]] = field(default_factory=list)
+    media: list[dict[str, Any]] = field(default_factory=list)
     timestamp: datetime | None = None
+    customer_id: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    referral: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.customer_id:
+            self.customer_id = self.from_number
+
+    @property
+    def is_event(self) -> bool:
+        """A reaction, an edit, a revoke or a system notice: nothing for the bot to answer."""
+        return self.kind in EVENT_KINDS
 
     def sanitized(self) -> InboundMessage:
         """The same message with control characters removed from everything the customer typed."""
@@ -185,6 +223,11 @@ class InboundMessage:
             profile_name=strip_control_chars(self.profile_name),
             reply_id=strip_control_chars(self.reply_id),
             address=strip_control_chars(self.address),
+            details=_strip_deep(self.details),
+            context=_strip_deep(self.context),
+            referral=_strip_deep(self.referral),
+            media=_strip_deep(self.media),
+            errors=_strip_deep(self.errors),
         )
 
     def summary(self) -> str:
@@ -192,17 +235,54 @@ class InboundMessage:
         if self.kind == "location":
             return self.address or f"📍 {self.latitude},{self.longitude}"
         if self.kind == "media" and not self.text:
-            return "📎 " + ", ".join(m.get("content_type", "file") for m in self.media)
+            return "📎 " + ", ".join(m.get("filename") or m.get("content_type") or "file" for m in self.media)
+        if self.kind == "reaction":
+            return self.details.get("emoji") or "(reaction removed)"
+        if self.kind == "contacts" and not self.text:
+            names = [c.get("name", {}).get("formatted_name", "") for c in self.details.get("contacts", [])]
+            return "👤 " + ", ".join(n for n in names if n)
+        if self.kind == "order" and not self.text:
+            return f"🛒 {len(self.details.get('items', []))} item(s)"
+        if self.kind == "revoke":
+            return "(message deleted)"
+        if self.kind == "system" and not self.text:
+            return str(self.details.get("body", ""))
+        if self.kind == "unsupported" and not self.text:
+            return "(unsupported message)"
         return self.text
+
+
+def _strip_deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return strip_control_chars(value)
+    if isinstance(value, dict):
+        return {strip_control_chars(str(k)): _strip_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_deep(v) for v in value]
+    return value
 
 
 @dataclass
 class StatusUpdate:
+    """A status of one of our messages. `status` is the provider's word, lower-cased: the conversations room
+    decides which ones it knows (an unknown one, such as Meta's "played", is recorded and skipped)."""
+
     provider: str
     provider_message_id: str
     status: str
     error_code: str = ""
     error_message: str = ""
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    recipient: str = ""
+
+
+@dataclass
+class ItemFailure:
+    """One item of a webhook that could not be understood: recorded with its reason, the rest go on."""
+
+    provider: str
+    ref: str
+    reason: str
 
 
 @dataclass
