@@ -5,6 +5,7 @@ fails is recorded with its reason and does not stop the others. Runs in the proc
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,14 +29,17 @@ def event_close(event: WebhookEvent, status: str, error: str = "", **fields) -> 
     WebhookEvent.objects.filter(pk=event.pk).update(status=status, error=error, processed_at=timezone.now(), **fields)
 
 
-def stored_request(event: WebhookEvent, body: bytes | None = None) -> StoredRequest:
-    """What the provider sees of a stored event (`body`: the whole body when the stored copy was cut)."""
+def stored_request(
+    event: WebhookEvent, body: bytes | None = None, headers: Mapping[str, str] | None = None
+) -> StoredRequest:
+    """What the provider sees of a stored event. At admission `body` and `headers` are the live request's:
+    the whole body when the stored copy was cut, and header values that are stored only as "(present)"."""
     return StoredRequest(
         kind=event.kind,
         url=event.url,
         method=event.method,
         content_type=event.content_type,
-        headers=event.headers,
+        headers=event.headers if headers is None else headers,
         body=bytes(event.body) if body is None else body,
     )
 

@@ -7,6 +7,7 @@ own requests; this module stores them, finds the senders, and applies each item 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -85,14 +86,14 @@ class Verdict:
     message: str = ""
 
 
-def webhook_event_admit(*, event: WebhookEvent, body: bytes) -> Verdict:
+def webhook_event_admit(*, event: WebhookEvent, body: bytes, headers: Mapping[str, str]) -> Verdict:
     """Route, verify and validate a stored request through its provider; a good one is queued after commit.
 
-    `body` is the whole body as received: the signature is checked against it, not against a stored copy
-    that may have been cut.
+    `body` and `headers` are the request's as received: the signature is checked against the whole body,
+    not against a stored copy that may have been cut.
     """
     provider = provider_for(event.provider)
-    request = stored_request(event, body)
+    request = stored_request(event, body, headers)
     try:
         routes = provider.routes(request)
     except MalformedWebhook as exc:

@@ -61,7 +61,7 @@ def _webhook(request: HttpRequest, provider_name: str, kind: str) -> HttpRespons
             413, "body_too_large", f"The body is over {services.MAX_BODY} bytes.", {"event_id": event.pk}
         )
     event = services.webhook_event_store(provider=provider.name, kind=kind, request=request, body=body)
-    verdict = services.webhook_event_admit(event=event, body=body)
+    verdict = services.webhook_event_admit(event=event, body=body, headers=dict(request.headers))
     if verdict.http_status != 200:
         return error_response(verdict.http_status, verdict.code, verdict.message, {"event_id": event.pk})
     content, content_type = provider.ack
