@@ -153,8 +153,16 @@ WHITENOISE_USE_FINDERS = True
 
 # --- Secrets at rest -------------------------------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation: prepend a new key, then run
-# `manage.py rotate_secrets`). Without it, a key is derived from SECRET_KEY (embedded/dev only).
+# `manage.py rotate_secrets`). Required with DATABASE_URL/REDIS_URL unless DEBUG=1; only the embedded default
+# and DEBUG fall back to a key derived from SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS and not (DEBUG or EMBEDDED):
+    # A key derived from SECRET_KEY would put every provider token one leaked setting away from plaintext.
+    raise RuntimeError(
+        "FIELD_ENCRYPTION_KEYS must be set outside the embedded default and DEBUG: it encrypts provider tokens "
+        "at rest. Make one with\n  python -c \"from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())\"\nand set FIELD_ENCRYPTION_KEYS=<that key> (see .env.example)."
+    )
 
 # --- Redis, Celery, Channels ------------------------------------------------------------------------
 if REDIS_URL:
