@@ -5,10 +5,14 @@ without a round trip; the API never trusts them (restaurants.permissions reads m
 Refresh rotates: the presented refresh token is blacklisted and a new pair, with freshly read claims, is
 issued. Revoking (logout) blacklists a refresh token; access tokens are short-lived (JWT_ACCESS_MINUTES) and a
 deactivated user or a removed membership loses access at once regardless.
+
+Refresh tokens are never stored: simplejwt's outstanding-token row (what the blacklist points at) keeps the
+jti and a SHA-256 of the token (`sha256:<hex>`), so a database dump holds nothing that refreshes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -21,11 +25,62 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import BlacklistMixin
+from rest_framework_simplejwt.tokens import RefreshToken as SimpleJwtRefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from sufrahbot.errors import error_responses
 
 from .models import StaffMembership
+
+
+def token_digest(raw_token: str) -> str:
+    """What the outstanding-token table keeps instead of the token itself."""
+    return "sha256:" + hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+class RefreshToken(SimpleJwtRefreshToken):
+    """simplejwt's refresh token, recorded as outstanding/blacklisted by jti and digest (never in clear)."""
+
+    def _outstanding(self, user=None) -> OutstandingToken:
+        if user is None:
+            user = (
+                get_user_model()
+                .objects.filter(**{api_settings.USER_ID_FIELD: self.payload.get(api_settings.USER_ID_CLAIM)})
+                .first()
+            )
+        token, _ = OutstandingToken.objects.get_or_create(
+            jti=self.payload[api_settings.JTI_CLAIM],
+            defaults={
+                "user": user,
+                "created_at": self.current_time,
+                "token": token_digest(str(self)),
+                "expires_at": datetime_from_epoch(self.payload["exp"]),
+            },
+        )
+        return token
+
+    def outstand(self) -> OutstandingToken:
+        return self._outstanding()
+
+    def blacklist(self) -> tuple[BlacklistedToken, bool]:
+        return BlacklistedToken.objects.get_or_create(token=self._outstanding())
+
+    @classmethod
+    def issue(cls, *, user, claims: dict[str, Any]) -> RefreshToken:
+        """A new refresh token for `user` carrying `claims`, recorded as outstanding once it is final (the
+        digest is of the token as handed out)."""
+        # Token.for_user only builds the claims; simplejwt's BlacklistMixin.for_user would store it in clear.
+        token = super(BlacklistMixin, cls).for_user(user)
+        for claim, value in claims.items():
+            token[claim] = value  # copied into the access token minted from it
+        token._outstanding(user)
+        return token
+
+    @classmethod
+    def for_user(cls, user) -> RefreshToken:
+        return cls.issue(user=user, claims={})
 
 
 def token_claims_for(*, user) -> dict[str, Any]:
@@ -38,9 +93,7 @@ def token_claims_for(*, user) -> dict[str, Any]:
 
 
 def token_pair_for(*, user) -> dict[str, str]:
-    refresh = RefreshToken.for_user(user)  # also records it as outstanding, so it can be blacklisted
-    for claim, value in token_claims_for(user=user).items():
-        refresh[claim] = value  # copied into the access token minted from it
+    refresh = RefreshToken.issue(user=user, claims=token_claims_for(user=user))  # recorded, so it can be blacklisted
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 

@@ -193,3 +193,23 @@ def test_claims_are_not_trusted_for_authorisation(api):
     response = api.get(url(other.pk, "conversations/"), HTTP_AUTHORIZATION=f"Bearer {token}")
 
     assert response.status_code == 404
+
+
+def test_refresh_tokens_are_stored_only_as_jti_and_digest_and_a_dumped_row_refreshes_nothing(api):
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from restaurants.auth import token_digest
+
+    user = staff()
+    first = _login(api, user).json()["refresh"]
+    second = api.post(REFRESH, {"refresh": first}, format="json").json()["refresh"]
+    api.post(REVOKE, {"refresh": second}, format="json")
+
+    rows = list(OutstandingToken.objects.filter(user=user).order_by("id"))
+    assert [row.token for row in rows] == [token_digest(first), token_digest(second)]
+    stored = " ".join(value for row in rows for value in (row.token, row.jti))
+    assert first not in stored and second not in stored
+    assert all(row.token.startswith("sha256:") and len(row.token) == 71 for row in rows)
+    # Both are blacklisted (rotation and logout), and a digest taken from a dump is not a token.
+    for presented in (first, second, rows[0].token):
+        assert api.post(REFRESH, {"refresh": presented}, format="json").status_code == 401
