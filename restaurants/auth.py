@@ -32,6 +32,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from sufrahbot.errors import error_responses
 
+from .login_throttle import client_ip, login_failed, login_lockout, login_succeeded
 from .models import StaffMembership
 
 
@@ -132,6 +133,25 @@ TokenPair = inline_serializer(
 )
 
 
+class LoginLockedOut(exceptions.Throttled):
+    """429 with Retry-After (DRF sets the header from `wait`) and the error body."""
+
+    default_code = "too_many_login_attempts"
+
+    def __init__(self, *, scope: str, retry_after: int):
+        who = "this account" if scope == "account" else "this address"
+        # Throttled's own __init__ appends to a string detail; ours is the error body's message + details.
+        exceptions.APIException.__init__(
+            self,
+            detail={
+                "detail": f"Too many failed logins for {who}; try again in {retry_after} seconds.",
+                "retry_after": retry_after,
+                "scope": scope,
+            },
+        )
+        self.wait = retry_after
+
+
 class TokenObtainInputSerializer(TokenObtainPairSerializer):
     """username + password; reuses simplejwt's credential check (inactive users are refused)."""
 
@@ -160,12 +180,25 @@ class TokenObtainApi(TokenApi):
             "(a list of `{id, role}`). Send it as `Authorization: Bearer <access>`."
         ),
         request=TokenObtainInputSerializer,
-        responses={200: TokenPair, **error_responses(400, 401)},
+        responses={200: TokenPair, **error_responses(400, 401, 429)},
         auth=[],
     )
     def post(self, request: Request) -> Response:
+        username = request.data.get("username") if hasattr(request.data, "get") else None
+        username = username if isinstance(username, str) else ""
+        ip = client_ip(request)
+        lock = login_lockout(username=username, ip=ip)
+        if lock is not None:
+            raise LoginLockedOut(scope=lock.scope, retry_after=lock.retry_after)
         serializer = TokenObtainInputSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except exceptions.AuthenticationFailed:
+            lock = login_failed(username=username, ip=ip)
+            if lock is not None:  # this attempt started the lock: say so now rather than on the next one
+                raise LoginLockedOut(scope=lock.scope, retry_after=lock.retry_after) from None
+            raise
+        login_succeeded(username=username)
         return Response(serializer.validated_data)
 
 

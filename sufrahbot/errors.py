@@ -130,6 +130,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state.",
     415: "Unsupported media type (send application/json).",
     422: "Well-formed but refused.",
+    429: "Too many attempts; `Retry-After` (seconds) says when to try again.",
 }
 
 

@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from restaurants.admin_login import admin_login
 from sufrahbot.health import health
 
 urlpatterns = [
+    path("admin/login/", admin_login, name="admin-login"),  # the throttled login, ahead of admin's own
     path("admin/", admin.site.urls),
     path("webhooks/", include("webhooks.urls")),
     # Dashboard API, its OpenAPI 3 schema and Swagger UI (the UI's assets load from drf-spectacular's CDN).

@@ -32,7 +32,8 @@ def _celery_join_flag_cleared():
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter("sufrah:ratelimit:*"))
+    # Rate limits and login-throttle counts of earlier tests (every test client logs in from 127.0.0.1).
+    keys = list(client.scan_iter("sufrah:ratelimit:*")) + list(client.scan_iter("*sufrah:login-throttle:*"))
     if keys:
         client.delete(*keys)
     yield
