@@ -96,6 +96,11 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Outbound, unsent: when the next attempt is due (a retry's backoff, or a claim's lease end). The stranded
+    # sweep re-queues rows past it, so a lost task or a killed worker never leaves a reply unsent.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The last attempt may have reached the provider (a read timeout): check with it before sending again.
+    send_unconfirmed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -111,7 +116,14 @@ class Message(models.Model):
                 name="uniq_message_idempotency_key",
             ),
         ]
-        indexes = [models.Index(fields=["conversation", "created_at"])]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"]),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(direction="out", provider_message_id__isnull=True, status__in=["queued", "sending"]),
+                name="message_unsent_due",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.kind} #{self.pk} ({self.status})"

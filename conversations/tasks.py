@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services.delivery import message_deliver
+from .services.delivery import message_deliver, messages_stranded
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -13,3 +13,12 @@ def send_message(self, message_id: int) -> str:
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
     return outcome.result
+
+
+@shared_task
+def resend_stranded_messages() -> int:
+    """The stranded-send sweep: re-queue outbound messages whose task was lost or whose worker died."""
+    message_ids = messages_stranded()
+    for message_id in message_ids:
+        send_message.delay(message_id)
+    return len(message_ids)

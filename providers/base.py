@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 from .content import InboundMessage, ItemFailure, OutboundContent, SendResult, StatusUpdate
@@ -119,6 +120,14 @@ class Provider(Protocol):
         """Where this provider should post status callbacks for a send, or None if configured elsewhere."""
         ...
 
+    def sent_messages_find(
+        self, *, sender: SenderLike, to: str, content: OutboundContent, since: datetime
+    ) -> list[SendResult] | None:
+        """Reconcile a send that timed out: the provider's records of messages with this content to `to`
+        since `since` (raises SendError when it cannot be reached), or None when the provider cannot be
+        asked, in which case the message is never resent automatically."""
+        ...
+
     def verification_answer(self, *, query: Mapping[str, str]) -> str | None:
         """The GET handshake some providers do when a webhook URL is configured; None answers 403."""
         ...
@@ -141,6 +150,9 @@ class BaseProvider:
 
     def status_callback_url(self, *, base_url: str) -> str | None:  # noqa: ARG002
         return None
+
+    def sent_messages_find(self, **kwargs) -> list[SendResult] | None:  # noqa: ARG002
+        return None  # no way to ask (no message list, no idempotency key): an ambiguous send is not resent
 
     def verification_answer(self, *, query: Mapping[str, str]) -> str | None:  # noqa: ARG002
         return None

@@ -466,8 +466,18 @@ def post_message(*, url: str, headers: dict[str, str], to: str, content: Outboun
             timeout=settings.PROVIDER_HTTP_TIMEOUT_SECONDS,
             follow_redirects=False,
         )
-    except httpx.TransportError as exc:
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        # No connection was made: the API never saw the request, so trying again is safe.
         raise SendError("network", f"{type(exc).__name__}: could not reach the {api}", retryable=True) from None
+    except httpx.TransportError as exc:
+        # Sent but unanswered (read timeout, dropped connection). The Cloud API has neither an idempotency key
+        # nor a way to list sent messages, so there is nothing to reconcile with: not resent automatically.
+        raise SendError(
+            "timeout_unconfirmed",
+            f"{type(exc).__name__}: the {api} may have taken the message",
+            retryable=True,
+            ambiguous=True,
+        ) from None
     try:
         data = response.json()
     except ValueError:

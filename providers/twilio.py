@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 import requests
+import urllib3
 from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -149,8 +150,46 @@ def send(
         retryable = exc.status == 429 or exc.status >= 500 or code in RETRYABLE_CODES
         raise SendError(code, exc.msg or "Twilio error", retryable=retryable) from None
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise SendError("network", f"{type(exc).__name__}: could not reach Twilio", retryable=True) from None
+        if _never_sent(exc):
+            raise SendError("network", f"{type(exc).__name__}: could not reach Twilio", retryable=True) from None
+        raise SendError(
+            "timeout_unconfirmed",
+            f"{type(exc).__name__}: Twilio may have taken the message; check before sending again",
+            retryable=True,
+            ambiguous=True,
+        ) from None
     return SendResult(provider_message_id=message.sid, status=STATUS_MAP.get(message.status or "queued", "queued"))
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached Twilio: no connection was ever made (refused, DNS, connect
+    timeout). A read timeout or a connection dropped after the request was written is ambiguous."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.NameResolutionError)
+    return False
+
+
+def sent_messages_find(*, sender, to: str, content: OutboundContent, since: datetime) -> list[SendResult]:
+    """Reconcile an ambiguous send: the messages Twilio holds from this sender to `to` with this body, created
+    at or after `since` (Twilio's message list for the pair, newest first, the last 50). The caller skips the
+    sids it has already recorded for other rows."""
+    body = content.as_plain_text()[:MAX_BODY]
+    try:
+        messages = _client(sender).messages.list(
+            to=f"whatsapp:{to}", from_=f"whatsapp:{sender.phone_number}", limit=50, page_size=50
+        )
+    except TwilioRestException as exc:
+        raise SendError(str(exc.code or exc.status), exc.msg or "Twilio error", retryable=True) from None
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise SendError("network", f"{type(exc).__name__}: could not reach Twilio", retryable=True) from None
+    return [
+        SendResult(provider_message_id=message.sid, status=STATUS_MAP.get(message.status or "queued", "queued"))
+        for message in messages
+        if (message.date_created is None or message.date_created >= since) and (message.body or "") == body
+    ]
 
 
 def form_params(request: StoredRequest) -> dict[str, str]:
@@ -207,3 +246,8 @@ class Twilio(BaseProvider):
 
     def status_callback_url(self, *, base_url: str) -> str | None:
         return f"{base_url}/webhooks/{self.name}/status/" if base_url else None
+
+    def sent_messages_find(
+        self, *, sender: SenderLike, to: str, content: OutboundContent, since: datetime
+    ) -> list[SendResult]:
+        return sent_messages_find(sender=sender, to=to, content=content, since=since)

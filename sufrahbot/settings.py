@@ -201,7 +201,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
     "replay-stale-webhooks": {"task": "webhooks.tasks.replay_stale_events", "schedule": 60.0},
     "send-due-rating-prompts": {"task": "orders.tasks.send_due_prompts", "schedule": 30.0},
+    "resend-stranded-messages": {"task": "conversations.tasks.resend_stranded_messages", "schedule": 30.0},
 }
+# An unsent outbound message this long past its due time (or its claim's lease) is re-queued by the sweep.
+STRANDED_SEND_GRACE_SECONDS = float(os.environ.get("STRANDED_SEND_GRACE_SECONDS", "60"))
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))
 
 # Outbound sending

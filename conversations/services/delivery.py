@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from providers.content import OutboundContent, SendError
+from providers.content import OutboundContent, SendError, SendResult
 from providers.registry import provider_for
 from sufrahbot.events import publish
 
@@ -59,16 +59,20 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
         return DeliveryOutcome("throttled", retry_in=wait)
 
     # Claim it: queued, or "sending" by a worker whose lease ran out.
-    lease_expired = timezone.now() - SEND_CLAIM_LEASE
+    now = timezone.now()
+    previous_attempt_at = message.updated_at  # the last claim (a failed attempt's re-queue keeps it)
+    # Taking over a dead worker's claim: it may have died inside the provider call, after the provider took it.
+    unconfirmed = message.send_unconfirmed or message.status == MessageStatus.SENDING
     claimed = Message.objects.filter(
-        Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, updated_at__lt=lease_expired),
+        Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, updated_at__lt=now - SEND_CLAIM_LEASE),
         pk=message.pk,
         provider_message_id__isnull=True,
     ).update(
         status=MessageStatus.SENDING,
         status_rank=STATUS_RANK[MessageStatus.SENDING],
         attempts=F("attempts") + 1,
-        updated_at=timezone.now(),
+        updated_at=now,
+        next_attempt_at=now + SEND_CLAIM_LEASE,
     )
     if not claimed:
         return DeliveryOutcome("skipped")
@@ -76,14 +80,21 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
     message.status, message.status_rank = MessageStatus.SENDING, STATUS_RANK[MessageStatus.SENDING]
     message.attempts += 1
     content = OutboundContent.from_dict(message.content)
+    provider = provider_for(message.provider)
     try:
-        result = provider_for(message.provider).send(
-            sender=sender,
-            to=message.conversation.customer_phone,
-            content=content,
-            status_callback_url=_status_callback_url(message.provider),
-        )
+        result = None
+        if unconfirmed:
+            # The last attempt may have reached the provider: ask it before sending again.
+            result = _unconfirmed_send_find(message, provider, content, since=previous_attempt_at)
+        if result is None:
+            result = provider.send(
+                sender=sender,
+                to=message.conversation.customer_phone,
+                content=content,
+                status_callback_url=_status_callback_url(message.provider),
+            )
     except SendError as exc:
+        message.send_unconfirmed = unconfirmed
         return _delivery_failed(message, exc)
     rank = STATUS_RANK.get(result.status, STATUS_RANK[MessageStatus.SENT])
     status = result.status if rank >= STATUS_RANK[MessageStatus.SENT] else MessageStatus.SENT
@@ -96,9 +107,48 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
             sent_at=timezone.now(),
             error_code="",
             error_message="",
+            next_attempt_at=None,
+            send_unconfirmed=False,
         )
         publish(message.restaurant_id, {"type": "message.sent", "message": message_event_data(message)})
     return DeliveryOutcome("sent")
+
+
+# How far before the ambiguous attempt's claim a provider's record may be dated (clocks differ).
+RECONCILE_CLOCK_SLACK = timedelta(minutes=2)
+
+
+def _unconfirmed_send_find(message: Message, provider, content: OutboundContent, *, since) -> SendResult | None:
+    """The provider's own record of a send that timed out, or None if it has none (then sending is safe).
+
+    A provider that cannot be asked (`sent_messages_find` is None: the Meta Cloud API has no message list and no
+    idempotency key) gets no second copy: the message fails as unconfirmed, for staff to retry by hand.
+    """
+    candidates = provider.sent_messages_find(
+        sender=message.conversation.sender,
+        to=message.conversation.customer_phone,
+        content=content,
+        since=(since or message.created_at) - RECONCILE_CLOCK_SLACK,
+    )
+    if candidates is None:
+        raise SendError(
+            "timeout_unconfirmed",
+            f"{message.provider} did not answer in time and may have delivered it; not resent automatically "
+            "(retry from admin if the customer did not get it)",
+            retryable=False,
+        )
+    # The same text may have gone to this customer before (twice "menu"): skip sids other rows hold.
+    taken = set(
+        Message.objects.filter(
+            provider=message.provider, provider_message_id__in=[c.provider_message_id for c in candidates]
+        ).values_list("provider_message_id", flat=True)
+    )
+    found = next((c for c in reversed(candidates) if c.provider_message_id not in taken), None)
+    logger.warning(
+        "reconciled an unconfirmed send",
+        extra={"message_id": message.pk, "found": found is not None, "candidates": len(candidates)},
+    )
+    return found
 
 
 def _message_update(message: Message, **changes) -> None:
@@ -110,16 +160,21 @@ def _message_update(message: Message, **changes) -> None:
 
 def _delivery_failed(message: Message, exc: SendError) -> DeliveryOutcome:
     if exc.retryable and message.attempts <= settings.SEND_MAX_RETRIES:
+        retry_in = exc.retry_after or _backoff(message.attempts)
         Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
             status=MessageStatus.QUEUED,
             status_rank=STATUS_RANK[MessageStatus.QUEUED],
             error_code=exc.code,
             error_message=exc.message[:2000],
+            next_attempt_at=timezone.now() + timedelta(seconds=retry_in),
+            # Once ambiguous, stays so until an attempt is answered: every retry reconciles first.
+            send_unconfirmed=message.send_unconfirmed or exc.ambiguous,
         )
         logger.warning(
-            "send failed, will retry", extra={"message_id": message.pk, "code": exc.code, "attempt": message.attempts}
+            "send failed, will retry",
+            extra={"message_id": message.pk, "code": exc.code, "attempt": message.attempts, "ambiguous": exc.ambiguous},
         )
-        return DeliveryOutcome("retry", retry_in=exc.retry_after or _backoff(message.attempts))
+        return DeliveryOutcome("retry", retry_in=retry_in)
     with transaction.atomic():
         _message_update(
             message,
@@ -168,3 +223,33 @@ def message_status_update(
         message = messages.get()
         publish(message.restaurant_id, {"type": "message.status", "message": message_event_data(message)})
     return True
+
+
+# --- the stranded-send sweep ----------------------------------------------------------------------------
+
+
+def messages_stranded(*, grace_seconds: float | None = None, limit: int = 500) -> list[int]:
+    """Outbound messages nobody is going to send: queued past their due time (the task was lost: Redis was
+    down at enqueue, a SIGKILLed worker held it unacked) or claimed by a worker whose lease ran out.
+
+    Each id returned is marked due again `grace` from now, so the next sweep leaves it to the task it gets.
+    """
+    grace = timedelta(seconds=settings.STRANDED_SEND_GRACE_SECONDS if grace_seconds is None else grace_seconds)
+    now = timezone.now()
+    cutoff = now - grace
+    unsent = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND,
+        provider_message_id__isnull=True,
+        status__in=[MessageStatus.QUEUED, MessageStatus.SENDING],
+    )
+    due = unsent.filter(
+        Q(next_attempt_at__lt=cutoff)
+        | Q(next_attempt_at__isnull=True, status=MessageStatus.QUEUED, created_at__lt=cutoff)
+        | Q(next_attempt_at__isnull=True, status=MessageStatus.SENDING, updated_at__lt=now - SEND_CLAIM_LEASE)
+    )
+    ids = list(due.order_by("pk").values_list("pk", flat=True)[:limit])
+    if ids:
+        # The claim condition (status queued, or a lease past its end) is unchanged: this only spaces sweeps.
+        Message.objects.filter(pk__in=ids).update(next_attempt_at=now)
+        logger.warning("stranded outbound messages re-queued", extra={"count": len(ids), "message_ids": ids[:20]})
+    return ids

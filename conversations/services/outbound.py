@@ -103,7 +103,13 @@ def message_retry(*, message: Message) -> bool:
         direction=Message.Direction.OUTBOUND,
         status=MessageStatus.FAILED,
         provider_message_id__isnull=True,
-    ).update(status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED], attempts=0)
+    ).update(
+        status=MessageStatus.QUEUED,
+        status_rank=STATUS_RANK[MessageStatus.QUEUED],
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        send_unconfirmed=False,  # staff decided it did not arrive
+    )
     if updated:
         transaction.on_commit(lambda: send_message.delay(message.pk))
     return bool(updated)
