@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from sufrahbot.enqueue import delay_or_log
+
 from .services.delivery import message_deliver, messages_stranded
 
 
@@ -20,5 +22,5 @@ def resend_stranded_messages() -> int:
     """The stranded-send sweep: re-queue outbound messages whose task was lost or whose worker died."""
     message_ids = messages_stranded()
     for message_id in message_ids:
-        send_message.delay(message_id)
+        delay_or_log(send_message, message_id, message_id=message_id)
     return len(message_ids)

@@ -195,7 +195,10 @@ CELERY_TASK_ROUTES = {
     "orders.tasks.*": {"queue": "scheduled"},
 }
 CELERY_WORKER_QUEUES = "default,inbound,outbound,scheduled"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
+# With Redis down, a webhook's enqueue gives up within about a second (it is stored; the sweep re-queues it)
+# instead of holding the provider's request past its timeout.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic sweeps. Under Redis, Celery beat runs them; embedded, the run command's sweep loop does.
 CELERY_BEAT_SCHEDULE: dict = {

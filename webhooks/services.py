@@ -16,6 +16,7 @@ from django.http import HttpRequest
 
 from providers.content import MalformedWebhook
 from providers.registry import provider_for
+from sufrahbot.enqueue import delay_or_log
 
 from .models import WebhookEvent
 from .processing import event_close, route_sender, stored_request
@@ -124,7 +125,7 @@ def webhook_event_admit(*, event: WebhookEvent, body: bytes, headers: Mapping[st
         # Authentic: keep it whole, so processing and replay see every item.
         fields.update(body=body, body_truncated=False)
     WebhookEvent.objects.filter(pk=event.pk).update(**fields)
-    transaction.on_commit(lambda: process_event.delay(event.pk))
+    transaction.on_commit(lambda: delay_or_log(process_event, event.pk, event_id=event.pk))
     return Verdict(200)
 
 
@@ -132,5 +133,5 @@ def webhook_events_requeue(*, events) -> int:
     """Process verified events again (the admin's "replay"): safe, since processing is idempotent."""
     event_ids = list(events.filter(signature_valid=True).values_list("pk", flat=True))
     for event_id in event_ids:
-        transaction.on_commit(lambda event_id=event_id: process_event.delay(event_id))
+        transaction.on_commit(lambda event_id=event_id: delay_or_log(process_event, event_id, event_id=event_id))
     return len(event_ids)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
+from sufrahbot.enqueue import delay_or_log
+
 from .processing import webhook_event_process, webhook_events_stale
 
 
@@ -23,5 +25,5 @@ def replay_stale_events() -> int:
     """Re-queue verified webhooks that never got processed (the replay sweep)."""
     event_ids = webhook_events_stale()
     for event_id in event_ids:
-        process_event.delay(event_id)
+        delay_or_log(process_event, event_id, event_id=event_id)
     return len(event_ids)

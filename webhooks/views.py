@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -11,6 +13,30 @@ from providers.registry import UnknownProvider, provider_for
 from sufrahbot.errors import error_response
 
 from . import services
+
+logger = logging.getLogger(__name__)
+
+
+# PostgreSQL unreachable: nothing can be stored, so nothing is acknowledged. 503 + Retry-After makes the
+# provider send it again: Meta retries non-200 answers with backoff for a long time; Twilio retries only
+# when told to by the webhook URL's connection overrides (README: "When PostgreSQL is down").
+DATABASE_DOWN_RETRY_AFTER = "10"
+
+
+def database_down_is_503(view):
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            logger.error("webhook refused: database unavailable", extra={"path": request.path, "error": str(exc)[:300]})
+        response = error_response(
+            503, "database_unavailable", "The database is unavailable; nothing was stored. Send it again later."
+        )
+        response["Retry-After"] = DATABASE_DOWN_RETRY_AFTER
+        return response
+
+    return wrapper
 
 
 def allow_methods(*methods: str):
@@ -69,12 +95,14 @@ def _webhook(request: HttpRequest, provider_name: str, kind: str) -> HttpRespons
 
 
 @csrf_exempt
+@database_down_is_503
 @allow_methods("GET", "POST")
 def provider_webhook(request: HttpRequest, provider: str) -> HttpResponse:
     return _webhook(request, provider, "message")
 
 
 @csrf_exempt
+@database_down_is_503
 @allow_methods("POST")
 def provider_status(request: HttpRequest, provider: str) -> HttpResponse:
     return _webhook(request, provider, "status")

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from providers.content import OutboundContent
+from sufrahbot.enqueue import delay_or_log
 
 from ..models import STATUS_RANK, Conversation, Message, MessageStatus
 from ..tasks import send_message
@@ -92,7 +93,7 @@ def message_queue(
                 )
                 # A person answering takes the conversation over: the bot stays quiet until resumed.
                 conversation_handoff(conversation=conversation, by=sent_by)
-            transaction.on_commit(lambda: send_message.delay(message.pk))
+            transaction.on_commit(lambda: delay_or_log(send_message, message.pk, message_id=message.pk))
     return message, created
 
 
@@ -111,5 +112,5 @@ def message_retry(*, message: Message) -> bool:
         send_unconfirmed=False,  # staff decided it did not arrive
     )
     if updated:
-        transaction.on_commit(lambda: send_message.delay(message.pk))
+        transaction.on_commit(lambda: delay_or_log(send_message, message.pk, message_id=message.pk))
     return bool(updated)

@@ -7,9 +7,9 @@ import socket
 from datetime import timedelta
 
 import pytest
+from conversations.content import OutboundContent
 from django.utils import timezone
 
-from conversations.content import OutboundContent
 from conversations.models import Message
 from conversations.services.outbound import message_send
 from conversations.tasks import resend_stranded_messages
