@@ -10,6 +10,7 @@ from sufrahbot.crypto import mask
 
 from .admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffMembership
+from .selectors import sender_webhook_url
 from .services import sender_credentials_clean, sender_number_validate, sender_register, sender_update
 
 
@@ -103,10 +104,31 @@ class SenderAdmin(TenantScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):  # noqa: ARG002
         # A number moves to another restaurant by registering it there, not by editing it.
-        return ("restaurant",) if obj else ()
+        return ("restaurant", "webhook_url") if obj else ("webhook_url",)
+
+    @admin.display(description="webhook URL to configure at the provider")
+    def webhook_url(self, obj: Sender | None) -> str:
+        if obj is None or not obj.pk:
+            return "Shown once the sender is saved."
+        return sender_webhook_url(sender=obj)
 
     def get_fieldsets(self, request, obj=None):  # noqa: ARG002
         groups = [(None, {"fields": ["restaurant", "provider", "phone_number", "messages_per_minute", "active"]})]
+        if obj is not None:
+            groups.append(
+                (
+                    "Webhook",
+                    {
+                        "fields": ["webhook_url"],
+                        "description": (
+                            "While the database is down webhooks are answered 503 (nothing stored). Meta retries "
+                            "them for a long time; Twilio only as its URL's connection overrides say, so use "
+                            "this URL as is (#rc= retries, #rp= on connect/read timeouts and 5xx, #ct= / #rt= "
+                            "timeouts in ms, #tt= Twilio's total budget of at most 15 s)."
+                        ),
+                    },
+                )
+            )
         for spec in providers():
             names = [credential_form_field(spec.name, f) for f in spec.credentials]
             if names:

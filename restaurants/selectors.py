@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from .models import MenuCategory, MenuItem, Restaurant, Sender
@@ -38,3 +39,17 @@ def restaurants_for_user(*, user) -> QuerySet[Restaurant]:
     if user.is_superuser:
         return Restaurant.objects.all()
     return Restaurant.objects.filter(memberships__user=user)
+
+
+# Twilio retries a webhook only as told by the URL's connection overrides: connect / read timeouts (ms), the
+# total budget (Twilio's maximum, 15 s), up to 5 retries on connect failures, read timeouts and 5xx (our 503
+# while PostgreSQL is down).
+TWILIO_CONNECTION_OVERRIDES = "#ct=3000&rt=12000&tt=15000&rc=5&rp=ct,rt,5xx"
+
+
+def sender_webhook_url(*, sender: Sender) -> str:
+    """The URL to set as the sender's inbound webhook at its provider (Twilio's with retry overrides)."""
+    base = settings.PUBLIC_BASE_URL or "https://<PUBLIC_BASE_URL>"
+    if sender.provider in ("twilio", "console"):  # console senders post Twilio-format webhooks
+        return f"{base}/webhooks/twilio/{TWILIO_CONNECTION_OVERRIDES}"
+    return f"{base}/webhooks/{sender.provider}/"

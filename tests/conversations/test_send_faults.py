@@ -7,12 +7,12 @@ import socket
 from datetime import timedelta
 
 import pytest
-from conversations.content import OutboundContent
 from django.utils import timezone
 
 from conversations.models import Message
 from conversations.services.outbound import message_send
 from conversations.tasks import resend_stranded_messages
+from providers.content import OutboundContent
 from tests.factories import ConversationFactory, SenderFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -103,7 +103,9 @@ def test_meta_read_timeout_is_not_resent_and_says_why(settings, silent_server):
     settings.META_GRAPH_BASE_URL = silent_server
     settings.PROVIDER_HTTP_TIMEOUT_SECONDS = 0.3
     sender = SenderFactory(
-        provider="meta", twilio_account_sid="", meta_phone_number_id="1065550199", meta_access_token="EAAG-test-token"
+        provider="meta",
+        credentials={"phone_number_id": "1065550199", "access_token": "EAAG-test-token", "app_secret": "s3cret"},
+        routing_id="1065550199",
     )
     conversation = ConversationFactory(sender=sender, last_inbound_at=timezone.now())
 
@@ -152,7 +154,7 @@ def test_the_sweep_sends_queued_rows_whose_task_was_lost_and_leaves_fresh_and_ba
 def test_an_expired_claim_of_a_worker_killed_mid_send_is_taken_over_and_reconciled(conversation, fake_twilio):
     # The killed worker got its request to Twilio (Twilio holds the message) but died before storing the sid.
     died_after_sending = _stranded(conversation, status="sending", age=timedelta(minutes=10), attempts=1)
-    from conversations.providers import twilio
+    from providers import twilio
 
     [taken] = [
         twilio.send(

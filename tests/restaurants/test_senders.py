@@ -293,3 +293,23 @@ def test_register_sender_options_come_from_the_provider_schemas(capsys):
             "register_sender", "--restaurant=dialog", "--provider=console", "--number=+966508034014", "--api-key=x"
         )
     assert "--api-key: not a Console (local) credential." in str(caught.value)
+
+
+def test_the_sender_admin_page_shows_the_webhook_url_with_twilios_retry_overrides(admin_client, settings):
+    from restaurants.selectors import TWILIO_CONNECTION_OVERRIDES
+    from tests.factories import SenderFactory
+
+    twilio_sender = SenderFactory()
+    meta_sender = SenderFactory(
+        provider="meta",
+        credentials={"phone_number_id": "1065550177", "access_token": "EAAtoken" + "x" * 30, "app_secret": "s"},
+        routing_id="1065550177",
+    )
+
+    twilio_page = admin_client.get(f"/admin/restaurants/sender/{twilio_sender.pk}/change/").content.decode()
+    meta_page = admin_client.get(f"/admin/restaurants/sender/{meta_sender.pk}/change/").content.decode()
+
+    expected = f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/{TWILIO_CONNECTION_OVERRIDES}".replace("&", "&amp;")
+    assert expected in twilio_page and "rp=ct,rt,5xx" in TWILIO_CONNECTION_OVERRIDES
+    assert f"{settings.PUBLIC_BASE_URL}/webhooks/meta/" in meta_page
+    assert TWILIO_CONNECTION_OVERRIDES.replace("&", "&amp;") not in meta_page
