@@ -59,6 +59,10 @@ class OutboundContent:
     template_name: str = ""
     template_language: str = ""
     template_params: tuple[str, ...] = ()
+    # A rendered template's exact request parts (templates.rendering): Twilio's ContentSid + ContentVariables,
+    # Meta's {"type": "template", "template": {...}} without "to".
+    template_twilio: dict[str, Any] = field(default_factory=dict)
+    template_meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def text(cls, body: str) -> OutboundContent:
@@ -66,7 +70,7 @@ class OutboundContent:
 
     def options(self) -> list[tuple[str, str]]:
         """(id, title) of every choice, in the order a customer sees them numbered."""
-        if self.kind == "buttons":
+        if self.kind in ("buttons", "template"):  # a template's quick replies: id = the payload it sends back
             return [(b.id, b.title) for b in self.buttons]
         if self.kind == "list":
             return [(r.id, r.title) for s in self.sections for r in s.rows]
@@ -75,7 +79,7 @@ class OutboundContent:
     def as_plain_text(self) -> str:
         """The message for channels without native interactive messages: options numbered 1, 2, 3…"""
         parts = [p for p in (self.header, self.body) if p]
-        if self.kind == "buttons":
+        if self.kind in ("buttons", "template") and self.buttons:
             parts.append("\n".join(f"{i}. {b.title}" for i, b in enumerate(self.buttons, 1)))
         elif self.kind == "list":
             lines, n = [], 0

@@ -431,6 +431,9 @@ def message_payload(*, to: str, content: OutboundContent) -> dict:
     elif content.kind == "image":
         payload.update(type="image", image={"link": content.media_url, "caption": content.body})
         return payload
+    elif content.kind == "template" and content.template_meta:
+        payload.update(type="template", template=content.template_meta["template"])
+        return payload
     elif content.kind == "template":
         payload.update(
             type="template",
@@ -509,6 +512,13 @@ class Meta(BaseProvider):
         CredentialField("phone_number_id", "Meta phone number id", max_length=64, routing=True, check=_number_id_check),
         CredentialField("access_token", "Meta access token", secret=True, max_length=2000),
         CredentialField("app_secret", "Meta app secret", secret=True, help_text="Signs Meta's webhooks."),
+        CredentialField(
+            "business_account_id",
+            "WhatsApp Business Account id",
+            required=False,
+            max_length=64,
+            help_text="Where message templates are submitted (POST /{id}/message_templates).",
+        ),
     )
     signature_header = SIGNATURE_HEADER
     handshake = True

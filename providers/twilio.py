@@ -139,6 +139,13 @@ def send(
         "to": f"whatsapp:{to}",
         "body": content.as_plain_text()[:MAX_BODY],
     }
+    if content.kind == "template":
+        if not content.template_twilio.get("ContentSid"):
+            raise SendError("no_content_sid", "the template has no Twilio Content SID", retryable=False)
+        # An approved Content template goes by its SID; Twilio fills the variables in (no Body then).
+        del params["body"]
+        params["content_sid"] = content.template_twilio["ContentSid"]
+        params["content_variables"] = content.template_twilio.get("ContentVariables") or "{}"
     if content.media_url:
         params["media_url"] = [content.media_url]
     if status_callback_url:

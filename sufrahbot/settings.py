@@ -205,6 +205,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "replay-stale-webhooks": {"task": "webhooks.tasks.replay_stale_events", "schedule": 60.0},
     "send-due-rating-prompts": {"task": "orders.tasks.send_due_prompts", "schedule": 30.0},
     "resend-stranded-messages": {"task": "conversations.tasks.resend_stranded_messages", "schedule": 30.0},
+    # Templates in review: ask the providers where they stand (Twilio has no status webhook).
+    "sync-submitted-templates": {"task": "templates.tasks.sync_submitted_templates", "schedule": 300.0},
 }
 # An unsent outbound message this long past its due time (or its claim's lease) is re-queued by the sweep.
 STRANDED_SEND_GRACE_SECONDS = float(os.environ.get("STRANDED_SEND_GRACE_SECONDS", "60"))
@@ -216,6 +218,8 @@ SEND_RETRY_BASE_SECONDS = float(os.environ.get("SEND_RETRY_BASE_SECONDS", "2"))
 SEND_RETRY_MAX_SECONDS = float(os.environ.get("SEND_RETRY_MAX_SECONDS", "600"))
 PROVIDER_HTTP_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_HTTP_TIMEOUT_SECONDS", "10"))
 TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "").rstrip("/")
+# Twilio's Content API (templates) lives on its own host; tests point it at the same local fake.
+TWILIO_CONTENT_BASE_URL = os.environ.get("TWILIO_CONTENT_BASE_URL", "https://content.twilio.com").rstrip("/")
 META_GRAPH_BASE_URL = os.environ.get("META_GRAPH_BASE_URL", "https://graph.facebook.com").rstrip("/")
 META_GRAPH_VERSION = os.environ.get("META_GRAPH_VERSION", "v21.0")
 # The token Meta echoes in the webhook verification handshake (the app's, so one per deployment).
