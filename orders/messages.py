@@ -70,6 +70,19 @@ def order_status_text(
     return None
 
 
+def order_status_label(*, language: str, status: str) -> str:
+    """A short name of the order's new state: the {{status}} of the order-status template."""
+    labels = {
+        OrderStatus.CONFIRMED: ("تم تأكيده", "confirmed"),
+        OrderStatus.PREPARING: ("قيد التحضير", "being prepared"),
+        OrderStatus.OUT_FOR_DELIVERY: ("في الطريق إليك", "on its way"),
+        OrderStatus.DELIVERED: ("تم تسليمه", "delivered"),
+        OrderStatus.CANCELLED: ("تم إلغاؤه", "cancelled"),
+    }
+    ar, en = labels.get(status, (status, status))
+    return _pick(language, ar=ar, en=en)
+
+
 def rating_prompt_text(*, language: str, number: int, restaurant_name: str, reminder: bool) -> str:
     if reminder:
         return _pick(

@@ -16,6 +16,9 @@ from conversations.services.outbound import OutsideServiceWindow, message_send, 
 from providers.content import Button, OutboundContent
 from restaurants.selectors import menu_item_get
 from sufrahbot.events import publish
+from templates.models import MessageTemplate, TemplatePurpose
+from templates.selectors import template_for_purpose
+from templates.services import TemplateNotSendable, template_send
 
 from . import messages
 from .models import (
@@ -199,7 +202,13 @@ def _order_move(*, order: Order, to_status: str, actor=None, note: str = "", not
             currency=order.currency,
         )
         if text:
-            _customer_tell(order=order, content=OutboundContent.text(text), key=f"order:{order.pk}:{to_status}")
+            _customer_tell(
+                order=order,
+                content=OutboundContent.text(text),
+                key=f"order:{order.pk}:{to_status}",
+                template_purpose=TemplatePurpose.ORDER_STATUS,
+                template_variables={"status": messages.order_status_label(language=language, status=to_status)},
+            )
 
 
 def order_transition(
@@ -223,17 +232,66 @@ def _customer_language(order: Order) -> str:
     return order.conversation.language or order.restaurant.default_language
 
 
-def _customer_tell(*, order: Order, content: OutboundContent, key: str) -> Message | None:
-    """Send the customer a message about their order; outside the 24-hour window, log and move on.
-    The idempotency key makes a repeat of the same news a no-op."""
+def _customer_tell(
+    *,
+    order: Order,
+    content: OutboundContent,
+    key: str,
+    template_purpose: str = "",
+    template_variables: dict[str, str] | None = None,
+) -> Message | None:
+    """Send the customer a message about their order. Outside the 24-hour window it goes as the restaurant's
+    approved template for `template_purpose` when there is one; else log and move on. The idempotency key
+    makes a repeat of the same news a no-op."""
     try:
         return message_send(conversation=order.conversation, content=content, idempotency_key=key)
     except OutsideServiceWindow:
+        if template_purpose:
+            message = _order_template_send(
+                order=order, purpose=template_purpose, key=key, extra_variables=template_variables or {}
+            )
+            if message is not None:
+                return message
         logger.info(
             "customer not told: outside the 24-hour window",
             extra={"order_id": order.pk, "order_number": order.number, "message_key": key},
         )
         return None
+
+
+def _order_template_send(*, order: Order, purpose: str, key: str, extra_variables: dict[str, str]) -> Message | None:
+    """The approved template for `purpose` in the customer's language, filled from the order; None when the
+    restaurant has none that fits (it stays a log line, never a failed order move)."""
+    language = _customer_language(order)
+    restaurant = order.restaurant
+    template: MessageTemplate | None = template_for_purpose(
+        restaurant_id=order.restaurant_id,
+        purpose=purpose,
+        language=language,
+        fallback_language=restaurant.default_language,
+    )
+    if template is None:
+        return None
+    template_language = template.language.split("_")[0]
+    available = {
+        "order_number": str(order.number),
+        "order_id": str(order.pk),
+        "restaurant_name": restaurant.name_in(template_language),
+        **extra_variables,
+    }
+    # A restaurant may word its template with fewer of these: fill in only what the template asks for.
+    variables = {name: available[name] for name in template.spec().variables() if name in available}
+    try:
+        message, _ = template_send(
+            conversation=order.conversation, template=template, variables=variables, idempotency_key=key
+        )
+    except (TemplateNotSendable, ValidationError) as exc:
+        logger.warning(
+            "order template not sendable",
+            extra={"order_id": order.pk, "template_id": template.pk, "error": str(exc)[:300]},
+        )
+        return None
+    return message
 
 
 # --- ratings ------------------------------------------------------------------------------------------
@@ -327,7 +385,15 @@ def _rating_prompt_send_next(*, now) -> str | None:
         if order.status != OrderStatus.DELIVERED:  # rated or otherwise moved on meanwhile
             prompt.status = RatingPrompt.Status.DONE
         elif not service_window_open(conversation=conversation, at=now):
-            prompt.status = RatingPrompt.Status.EXPIRED
+            # Outside the window only an approved template may go: the rating template, whose buttons send
+            # back the same rate:now/later/help payloads as the in-window prompt.
+            message = _order_template_send(
+                order=order, purpose=TemplatePurpose.RATING, key=f"rating-prompt:{prompt.pk}", extra_variables={}
+            )
+            if message is None:
+                prompt.status = RatingPrompt.Status.EXPIRED
+            else:
+                prompt.status, prompt.sent_at, prompt.message = RatingPrompt.Status.SENT, timezone.now(), message
         else:
             content = rating_prompt_content(
                 order=order,

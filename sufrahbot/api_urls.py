@@ -6,6 +6,7 @@ from conversations import api as conversations_api
 from orders import api as orders_api
 from restaurants import api as restaurants_api
 from restaurants import auth
+from templates import api as templates_api
 
 app_name = "api"
 
@@ -15,9 +16,13 @@ restaurant_urlpatterns = [
     path("conversations/<int:cid>/", conversations_api.ConversationDetailApi.as_view(), name="conversation"),
     path(
         "conversations/<int:cid>/messages/",
-        conversations_api.ConversationMessagesApi.as_view(),
+        templates_api.ConversationMessagesWithTemplatesApi.as_view(),  # free text, or an approved template
         name="conversation-messages",
     ),
+    path("templates/", templates_api.TemplateListApi.as_view(), name="templates"),
+    path("templates/preview/", templates_api.TemplatePreviewApi.as_view(), name="template-preview"),
+    path("templates/<int:template_id>/", templates_api.TemplateDetailApi.as_view(), name="template"),
+    path("templates/<int:template_id>/submit/", templates_api.TemplateSubmitApi.as_view(), name="template-submit"),
     path("orders/", orders_api.OrderListApi.as_view(), name="orders"),
     path("orders/<int:oid>/", orders_api.OrderDetailApi.as_view(), name="order"),
     path("orders/<int:oid>/transition/", orders_api.OrderTransitionApi.as_view(), name="order-transition"),

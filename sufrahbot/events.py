@@ -28,6 +28,7 @@ EVENT_TYPES = {
     "conversation.updated",
     "order.created",
     "order.updated",
+    "template.updated",
 }
 
 

@@ -51,6 +51,9 @@ CONTENT_FIELDS = (
     "examples",
 )
 
+# What an admin form edits (the JSON fields as JSON text).
+EDITABLE_FIELDS_ADMIN = (*CONTENT_FIELDS, "purpose")
+
 
 class MessageTemplate(models.Model):
     restaurant = models.ForeignKey("restaurants.Restaurant", on_delete=models.CASCADE, related_name="templates")
@@ -119,8 +122,8 @@ class TemplateVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-version", "-id"]
-        constraints = [models.UniqueConstraint(fields=["template", "version"], name="uniq_template_version")]
+        # Several rows may share a version: its creation, then its submission (a status change, same content).
+        ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"{self.template.name} v{self.version}"

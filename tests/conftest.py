@@ -43,6 +43,7 @@ def _fresh_rate_limits():
 def fake_twilio(settings):
     server = FakeTwilio().start()
     settings.TWILIO_API_BASE_URL = server.base_url
+    settings.TWILIO_CONTENT_BASE_URL = server.base_url
     yield server
     server.stop()
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from templates.services import template_defaults_ensure
 from tests.factories import MenuCategoryFactory, MenuItemFactory, MessageFactory, RestaurantFactory, UserFactory
 from tests.orders.factories import customer_conversation, placed_order
 
@@ -119,6 +120,7 @@ def test_generated_requests_never_get_a_server_error(app_schema):
     item = MenuItemFactory(category=category)
     order = placed_order(conversation=conversation)
     sender_id = conversation.sender_id
+    template = template_defaults_ensure(restaurant=restaurant)[0]
     platform_admin = UserFactory(is_superuser=True, is_staff=True)
     real_ids = {
         "rid": restaurant.pk,
@@ -127,6 +129,7 @@ def test_generated_requests_never_get_a_server_error(app_schema):
         "category_id": category.pk,
         "item_id": item.pk,
         "sender_id": sender_id,
+        "template_id": template.pk,
     }
 
     operations = [result.ok() for result in app_schema.get_all_operations()]

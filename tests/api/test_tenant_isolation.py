@@ -12,6 +12,7 @@ from conversations.models import Conversation, Message
 from orders.models import Order
 from restaurants.models import MenuCategory, MenuItem, StaffMembership
 from sufrahbot.api_urls import restaurant_urlpatterns
+from templates.models import MessageTemplate
 from tests.factories import MenuCategoryFactory, MenuItemFactory, MessageFactory, RestaurantFactory
 from tests.orders.factories import customer_conversation, placed_order
 
@@ -41,6 +42,14 @@ OPERATIONS = [
     ("get", "menu/items/{item_id}/", None),
     ("patch", "menu/items/{item_id}/", {"price": "0.01"}),
     ("delete", "menu/items/{item_id}/", None),
+    ("get", "templates/", None),
+    ("post", "templates/", {"name": "leak", "language": "en", "category": "UTILITY", "body": "Hello there."}),
+    ("post", "templates/preview/", {"template": "{template_id}", "variables": {}}),
+    ("get", "templates/{template_id}/", None),
+    ("patch", "templates/{template_id}/", {"body": "Hacked body."}),
+    ("delete", "templates/{template_id}/", None),
+    ("post", "templates/{template_id}/submit/", None),
+    ("post", "conversations/{cid}/messages/", {"template": "{template_id}", "variables": {}}),
 ]
 OPERATION_IDS = [f"{method.upper()} {path}" for method, path, _ in OPERATIONS]
 
@@ -56,11 +65,21 @@ class Tenant:
         self.category = MenuCategoryFactory(restaurant=self.restaurant, name_en=f"{name}-category")
         self.item = MenuItemFactory(category=self.category, name_en=f"{name}-dish")
         self.order = placed_order(conversation=self.conversation)
+        self.template = MessageTemplate.objects.create(
+            restaurant=self.restaurant,
+            name=f"{name}_secret_template",
+            language="en",
+            body=f"{name}-template-body for {{{{name}}}}.",
+            status="approved",
+            twilio_content_sid="HX" + "0" * 32,
+        )
         self.markers = [
             f"{name}-customer",
             f"{name}-secret-message",
             f"{name}-category",
             f"{name}-dish",
+            f"{name}_secret_template",
+            f"{name}-template-body",
             self.conversation.customer_phone,
         ]
 
@@ -71,6 +90,7 @@ class Tenant:
             "oid": self.order.pk,
             "category_id": self.category.pk,
             "item_id": self.item.pk,
+            "template_id": self.template.pk,
         }
 
 
@@ -100,6 +120,7 @@ def _snapshot(tenant: Tenant) -> tuple:
         Order.objects.get(pk=tenant.order.pk).status,
         list(MenuCategory.objects.filter(restaurant=tenant.restaurant).values_list("id", "name_en")),
         list(MenuItem.objects.filter(restaurant=tenant.restaurant).values_list("id", "price")),
+        list(MessageTemplate.objects.filter(restaurant=tenant.restaurant).values_list("id", "body", "status")),
     )
 
 
@@ -183,7 +204,11 @@ def test_without_a_token_every_operation_is_401(api, tenants, method, path, body
     assert _snapshot(alpha) == before
 
 
-ADMIN_ONLY = [op for op in OPERATIONS if op[1].startswith("menu/") and op[0] != "get"]
+ADMIN_ONLY = [
+    op
+    for op in OPERATIONS
+    if (op[1].startswith("menu/") or op[1].startswith("templates/")) and op[0] != "get" and "preview" not in op[1]
+]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ONLY, ids=[f"{m.upper()} {p}" for m, p, _ in ADMIN_ONLY])

@@ -1,4 +1,6 @@
-"""A local fake of the WhatsApp Cloud API's send endpoint (POST /{version}/{phone_number_id}/messages)."""
+"""A local fake of the WhatsApp Cloud API: the send endpoint (POST /{version}/{phone_number_id}/messages) and
+the template endpoints (POST /{version}/{waba_id}/message_templates, GET /{version}/{template_id}), plus the
+`message_template_status_update` webhook body Meta posts when a review ends."""
 
 from __future__ import annotations
 
@@ -6,10 +8,14 @@ import json
 import re
 import threading
 import uuid
+from urllib.parse import urlsplit
 
 from .server import JsonHandler, LocalServer
 
 _PATH = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<phone_number_id>\d+)/messages$")
+_TEMPLATES = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<waba_id>\d+)/message_templates$")
+_TEMPLATE = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<template_id>\d+)$")
+_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 
 
 class FakeMetaGraph(LocalServer):
@@ -18,20 +24,55 @@ class FakeMetaGraph(LocalServer):
         self.requests: list[dict] = []
         self.sent: list[dict] = []
         self.failures: list[tuple[int, int, str]] = []
+        self.templates: dict[str, dict] = {}  # id → {"waba_id", "status", "rejected_reason", **the request}
         lock = threading.Lock()
         fake = self
 
         class Handler(JsonHandler):
+            def _authorised(self) -> bool:
+                if self.headers.get("Authorization") != f"Bearer {fake.access_token}":
+                    self.reply(401, {"error": {"message": "Invalid OAuth access token", "code": 190}})
+                    return False
+                return True
+
+            def do_GET(self):  # noqa: N802
+                path = urlsplit(self.path).path
+                with lock:
+                    fake.requests.append(
+                        {"method": "GET", "path": self.path, "auth": self.headers.get("Authorization")}
+                    )
+                match = _TEMPLATE.match(path)
+                if not match:
+                    return self.reply(404, {"error": {"message": "Unknown path", "code": 803}})
+                if not self._authorised():
+                    return None
+                template = fake.templates.get(match["template_id"])
+                if template is None:
+                    return self.reply(400, {"error": {"message": "Unsupported get request", "code": 100}})
+                return self.reply(
+                    200,
+                    {
+                        "id": match["template_id"],
+                        "name": template["name"],
+                        "language": template["language"],
+                        "status": template["status"],
+                        "category": template["category"],
+                        "rejected_reason": template["rejected_reason"],
+                    },
+                )
+
             def do_POST(self):  # noqa: N802
                 body = json.loads(self.read_body() or b"{}")
-                match = _PATH.match(self.path)
                 with lock:
                     fake.requests.append({"path": self.path, "json": body, "auth": self.headers.get("Authorization")})
                     failure = fake.failures.pop(0) if fake.failures else None
+                if (templates := _TEMPLATES.match(self.path)) is not None:
+                    return self._template_create(templates["waba_id"], body, failure)
+                match = _PATH.match(self.path)
                 if not match:
                     return self.reply(404, {"error": {"message": "Unknown path", "code": 803}})
-                if self.headers.get("Authorization") != f"Bearer {fake.access_token}":
-                    return self.reply(401, {"error": {"message": "Invalid OAuth access token", "code": 190}})
+                if not self._authorised():
+                    return None
                 if failure:
                     status, code, message = failure
                     return self.reply(status, {"error": {"message": message, "code": code}})
@@ -47,7 +88,83 @@ class FakeMetaGraph(LocalServer):
                     },
                 )
 
+            def _template_create(self, waba_id: str, body: dict, failure):
+                if not self._authorised():
+                    return None
+                if failure:
+                    status, code, message = failure
+                    return self.reply(status, {"error": {"message": message, "code": code}})
+                if not _NAME.match(str(body.get("name", ""))) or not body.get("components"):
+                    return self.reply(
+                        400, {"error": {"message": "Invalid parameter", "code": 100, "error_user_msg": "bad name"}}
+                    )
+                with lock:
+                    clash = any(
+                        t["waba_id"] == waba_id and t["name"] == body["name"] and t["language"] == body.get("language")
+                        for t in fake.templates.values()
+                    )
+                    if clash:
+                        return self.reply(
+                            400,
+                            {
+                                "error": {
+                                    "message": "Invalid parameter",
+                                    "code": 100,
+                                    "error_subcode": 2388023,
+                                    "error_user_msg": "Message template already exists in this language",
+                                }
+                            },
+                        )
+                    template_id = str(10**15 + len(fake.templates) + 1)
+                    fake.templates[template_id] = {
+                        **body,
+                        "waba_id": waba_id,
+                        "status": "PENDING",
+                        "rejected_reason": "NONE",
+                    }
+                return self.reply(200, {"id": template_id, "status": "PENDING", "category": body.get("category")})
+
         self._serve(Handler)
 
     def fail_next(self, times: int, status: int = 500, code: int = 131000, message: str = "Something went wrong"):
         self.failures.extend([(status, code, message)] * times)
+
+    def review(self, template_id: str, status: str, reason: str = "NONE") -> dict:
+        """End a review the way Meta does, and return the webhook body Meta would post about it."""
+        template = self.templates[template_id]
+        template["status"], template["rejected_reason"] = status, reason
+        return template_status_webhook(
+            waba_id=template["waba_id"],
+            template_id=template_id,
+            name=template["name"],
+            language=template["language"],
+            event=status,
+            reason=reason,
+        )
+
+
+def template_status_webhook(
+    *, waba_id: str, template_id: str, name: str, language: str, event: str, reason: str = "NONE"
+) -> dict:
+    """The `message_template_status_update` webhook as Meta documents it."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": waba_id,
+                "time": 1764633600,
+                "changes": [
+                    {
+                        "field": "message_template_status_update",
+                        "value": {
+                            "event": event,
+                            "message_template_id": int(template_id),
+                            "message_template_name": name,
+                            "message_template_language": language,
+                            "reason": reason,
+                        },
+                    }
+                ],
+            }
+        ],
+    }

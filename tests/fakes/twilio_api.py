@@ -6,6 +6,8 @@ and can be told to fail the next N requests with a status (500, 429, or a 400 wi
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import threading
 import time
@@ -17,6 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from .server import JsonHandler, LocalServer
 
+_CONTENT = re.compile(r"^/v1/Content$")
+_APPROVAL_CREATE = re.compile(r"^/v1/Content/(?P<sid>HX[0-9a-f]{32})/ApprovalRequests/whatsapp$")
+_APPROVAL_FETCH = re.compile(r"^/v1/Content/(?P<sid>HX[0-9a-f]{32})/ApprovalRequests$")
 _PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-fA-F]{32})/Messages\.json$")
 
 
@@ -28,6 +33,7 @@ class FakeTwilioState:
     # Seconds to wait before answering the next sends: the message is accepted (in `sent`) at once, the answer
     # comes late, as a Twilio that answers after the client's read timeout.
     delays: list[float] = field(default_factory=list)
+    contents: dict[str, dict] = field(default_factory=dict)  # HX sid → the created content + its approval
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def delay_next(self, times: int, seconds: float) -> None:
@@ -45,8 +51,31 @@ class FakeTwilio(LocalServer):
         state = self.state
 
         class Handler(JsonHandler):
+            def _account(self) -> str | None:
+                header = self.headers.get("Authorization") or ""
+                if not header.startswith("Basic "):
+                    return None
+                user = base64.b64decode(header.removeprefix("Basic ")).decode().split(":", 1)[0]
+                return user if re.match(r"^AC[0-9a-fA-F]{32}$", user) else None
+
+            def _approval_get(self, sid: str):
+                with state.lock:
+                    state.requests.append(
+                        {"method": "GET", "path": self.path, "auth": self.headers.get("Authorization")}
+                    )
+                content = state.contents.get(sid)
+                if content is None:
+                    return self.reply(404, {"code": 20404, "message": "not found", "status": 404})
+                if self._account() != content["account_sid"]:
+                    return self.reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                return self.reply(
+                    200, {"sid": sid, "account_sid": content["account_sid"], "whatsapp": content["whatsapp"]}
+                )
+
             def do_GET(self):  # noqa: N802
-                """The Messages list (To / From filters, newest first), as Twilio pages it."""
+                """The Messages list (To / From filters, newest first), as Twilio pages it; a content's approval."""
+                if (approval := _APPROVAL_FETCH.match(self.path)) is not None:
+                    return self._approval_get(approval["sid"])
                 split = urlsplit(self.path)
                 match = _PATH.match(split.path)
                 if not match:
@@ -78,6 +107,8 @@ class FakeTwilio(LocalServer):
 
             def do_POST(self):  # noqa: N802
                 raw = self.read_body().decode()
+                if _CONTENT.match(self.path) or _APPROVAL_CREATE.match(self.path):
+                    return self._content(json.loads(raw or "{}"))
                 form = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(raw).items()}
                 match = _PATH.match(self.path)
                 with state.lock:
@@ -90,8 +121,19 @@ class FakeTwilio(LocalServer):
                     return self.reply(status, {"code": code or status, "message": message, "status": status})
                 if not form.get("To", "").startswith("whatsapp:+"):
                     return self.reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+                content_sid = form.get("ContentSid")
+                if content_sid:
+                    content = state.contents.get(content_sid)
+                    if content is None or content["whatsapp"]["status"] != "approved":
+                        return self.reply(400, {"code": 63016, "message": "template not approved", "status": 400})
+                    try:
+                        json.loads(form.get("ContentVariables") or "{}")
+                    except ValueError:
+                        return self.reply(400, {"code": 21656, "message": "ContentVariables invalid", "status": 400})
                 sid = "SM" + uuid.uuid4().hex
                 record = {
+                    "content_sid": content_sid,
+                    "content_variables": form.get("ContentVariables"),
                     "sid": sid,
                     "status": "queued",
                     "to": form.get("To"),
@@ -111,6 +153,44 @@ class FakeTwilio(LocalServer):
                 except OSError:
                     return None  # the client gave up waiting (its read timeout): it never reads the answer
 
+            def _content(self, body: dict):
+                account = self._account()
+                with state.lock:
+                    state.requests.append({"path": self.path, "json": body, "auth": self.headers.get("Authorization")})
+                    failure = state.failures.pop(0) if state.failures else None
+                if account is None:
+                    return self.reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                if failure:
+                    status, code, message = failure
+                    return self.reply(status, {"code": code or status, "message": message, "status": status})
+                if (approval := _APPROVAL_CREATE.match(self.path)) is not None:
+                    content = state.contents.get(approval["sid"])
+                    if content is None:
+                        return self.reply(404, {"code": 20404, "message": "not found", "status": 404})
+                    if not re.match(r"^[a-z0-9_]+$", str(body.get("name", ""))) or not body.get("category"):
+                        return self.reply(400, {"code": 20001, "message": "Invalid name or category", "status": 400})
+                    with state.lock:
+                        content["whatsapp"] = {
+                            "name": body["name"],
+                            "category": body["category"],
+                            "status": "received",
+                            "rejection_reason": "",
+                        }
+                    return self.reply(201, content["whatsapp"])
+                if not body.get("friendly_name") or not body.get("types"):
+                    return self.reply(
+                        400, {"code": 20001, "message": "friendly_name and types are required", "status": 400}
+                    )
+                sid = "HX" + uuid.uuid4().hex
+                with state.lock:
+                    state.contents[sid] = {
+                        **body,
+                        "sid": sid,
+                        "account_sid": account,
+                        "whatsapp": {"status": "unsubmitted", "rejection_reason": ""},
+                    }
+                return self.reply(201, {**body, "sid": sid, "account_sid": account})
+
         self._serve(Handler)
 
     @property
@@ -122,3 +202,8 @@ class FakeTwilio(LocalServer):
 
     def delay_next(self, times: int, seconds: float) -> None:
         self.state.delay_next(times, seconds)
+
+    def review(self, content_sid: str, status: str, reason: str = "") -> None:
+        """End a WhatsApp review of a registered content the way Twilio reports it."""
+        with self.state.lock:
+            self.state.contents[content_sid]["whatsapp"].update(status=status, rejection_reason=reason)

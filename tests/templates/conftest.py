@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import ConversationFactory, RestaurantFactory, SenderFactory
+from tests.fakes.meta_graph import FakeMetaGraph
+
+APP_SECRET = "meta-app-secret-for-template-tests"
+ACCESS_TOKEN = "EAAtemplates" + "x" * 30
+WABA_ID = "102290129340398"
+
+
+@pytest.fixture
+def graph(settings):
+    server = FakeMetaGraph(ACCESS_TOKEN).start()
+    settings.META_GRAPH_BASE_URL = server.base_url
+    settings.META_GRAPH_VERSION = "v21.0"
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def meta_sender():
+    return SenderFactory(
+        restaurant=RestaurantFactory(),
+        provider="meta",
+        twilio_account_sid="",
+        twilio_auth_token="",
+        meta_phone_number_id="1065550177",
+        meta_access_token=ACCESS_TOKEN,
+        meta_app_secret=APP_SECRET,
+        meta_business_account_id=WABA_ID,
+    )
+
+
+@pytest.fixture
+def twilio_sender():
+    return SenderFactory(restaurant=RestaurantFactory())
+
+
+def conversation_of(sender, **kwargs):
+    return ConversationFactory(sender=sender, restaurant=sender.restaurant, language="en", **kwargs)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
