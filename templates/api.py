@@ -18,9 +18,9 @@ from conversations.api import (
 )
 from conversations.selectors import message_list
 from restaurants.models import StaffRole
+from restaurants.permissions import RestaurantScopedView
 from sufrahbot.errors import ConflictError, error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
-from sufrahbot.permissions import RestaurantScopedView
 
 from .models import HeaderType, MessageTemplate, TemplateCategory, TemplatePurpose, TemplateStatus
 from .rendering import BUTTON_TYPES, MAX_BODY
