@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from providers.content import Button, OutboundContent
 from conversations.models import Conversation, Message
 from conversations.services.outbound import message_queue
+from providers.content import Button, OutboundContent
 from restaurants.models import Restaurant
 from sufrahbot.events import publish
 

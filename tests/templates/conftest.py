@@ -25,12 +25,13 @@ def meta_sender():
     return SenderFactory(
         restaurant=RestaurantFactory(),
         provider="meta",
-        twilio_account_sid="",
-        twilio_auth_token="",
-        meta_phone_number_id="1065550177",
-        meta_access_token=ACCESS_TOKEN,
-        meta_app_secret=APP_SECRET,
-        meta_business_account_id=WABA_ID,
+        credentials={
+            "phone_number_id": "1065550177",
+            "access_token": ACCESS_TOKEN,
+            "app_secret": APP_SECRET,
+            "business_account_id": WABA_ID,
+        },
+        routing_id="1065550177",
     )
 
 

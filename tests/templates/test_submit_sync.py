@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.core.exceptions import ValidationError
 
-from conversations.providers import meta
 from templates.models import MessageTemplate, TemplateVersion
 from templates.services import (
     template_create,
     template_defaults_ensure,
+    template_status_webhook_apply,
     template_submit,
     template_sync,
     template_update,
 )
 from templates.tasks import sync_submitted_templates
 from tests.factories import ConsoleSenderFactory, RestaurantFactory
-from webhooks.models import WebhookEvent
 
-from .conftest import APP_SECRET, WABA_ID
+from .conftest import WABA_ID
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,16 +25,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _rating_template(restaurant, language="en") -> MessageTemplate:
     template_defaults_ensure(restaurant=restaurant)
     return MessageTemplate.objects.get(restaurant=restaurant, purpose="rating", language=language)
-
-
-def _post_meta(client, payload):
-    body = json.dumps(payload).encode()
-    return client.post(
-        "/webhooks/meta/",
-        data=body,
-        content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=meta.sign(app_secret=APP_SECRET, body=body),
-    )
 
 
 def test_defaults_ship_in_arabic_and_english_as_drafts_once():
@@ -55,7 +42,7 @@ def test_defaults_ship_in_arabic_and_english_as_drafts_once():
     ]
 
 
-def test_meta_submit_creates_it_in_the_business_account_and_the_webhook_approves_it(client, graph, meta_sender):
+def test_meta_submit_creates_it_in_the_business_account_and_sync_follows_the_review(graph, meta_sender):
     template = _rating_template(meta_sender.restaurant)
 
     template = template_submit(template=template)
@@ -66,31 +53,32 @@ def test_meta_submit_creates_it_in_the_business_account_and_the_webhook_approves
     assert created["parameter_format"] == "NAMED"
     assert graph.requests[-1]["path"] == f"/v21.0/{WABA_ID}/message_templates"
 
-    response = _post_meta(client, graph.review(template.meta_template_id, "APPROVED"))
-
-    assert response.status_code == 200
-    assert WebhookEvent.objects.get().status == "processed"
+    graph.review(template.meta_template_id, "APPROVED")
+    assert template_sync(template_id=template.pk) == "approved"
     template.refresh_from_db()
     assert (template.status, template.rejection_reason) == ("approved", "")
 
 
-def test_meta_rejection_arrives_with_its_reason(client, graph, meta_sender):
+def test_meta_rejection_arrives_with_its_reason(graph, meta_sender):
     template = template_submit(template=_rating_template(meta_sender.restaurant, "ar"))
 
-    _post_meta(client, graph.review(template.meta_template_id, "REJECTED", reason="INVALID_FORMAT"))
+    graph.review(template.meta_template_id, "REJECTED", reason="INVALID_FORMAT")
+    template_sync(template_id=template.pk)
 
     template.refresh_from_db()
     assert (template.status, template.rejection_reason) == ("rejected", "INVALID_FORMAT")
 
 
-def test_a_status_update_for_another_restaurants_template_changes_nothing(client, graph, meta_sender):
+def test_the_status_update_webhook_value_changes_only_this_restaurants_template(graph, meta_sender):
     template = template_submit(template=_rating_template(meta_sender.restaurant))
-    payload = graph.review(template.meta_template_id, "APPROVED")
-    payload["entry"][0]["id"] = "999999"  # a business account nobody here uses
+    value = graph.review(template.meta_template_id, "APPROVED")["entry"][0]["changes"][0]["value"]
 
-    assert _post_meta(client, payload).status_code == 404
+    assert template_status_webhook_apply(restaurant_id=meta_sender.restaurant_id + 1000, value=value) is False
     template.refresh_from_db()
     assert template.status == "submitted"
+    assert template_status_webhook_apply(restaurant_id=meta_sender.restaurant_id, value=value) is True
+    template.refresh_from_db()
+    assert template.status == "approved"
 
 
 def test_meta_sync_reads_the_status_when_the_webhook_was_missed(graph, meta_sender):
@@ -132,7 +120,7 @@ def test_twilio_submit_registers_content_and_requests_approval_then_sync_follows
 
     assert template.status == "submitted" and template.twilio_content_sid.startswith("HX")
     content = fake_twilio.state.contents[template.twilio_content_sid]
-    assert content["account_sid"] == twilio_sender.twilio_account_sid
+    assert content["account_sid"] == twilio_sender.credentials["account_sid"]
     assert content["whatsapp"]["status"] == "received" and content["whatsapp"]["category"] == "UTILITY"
     assert "twilio/quick-reply" in content["types"]
 
