@@ -1,7 +1,10 @@
-"""A local fake of Twilio's Messages API that the real twilio Client is pointed at.
+"""A local fake of Twilio's Messages API (the real twilio Client is pointed at it) and Content API.
 
-It answers POST /2010-04-01/Accounts/{AccountSid}/Messages.json like Twilio does, records every request,
-and can be told to fail the next N requests with a status (500, 429, or a 400 with a Twilio error code).
+It answers POST /2010-04-01/Accounts/{AccountSid}/Messages.json like Twilio does (Body, or ContentSid +
+ContentVariables of an approved content), records every request, and can be told to fail the next N requests
+with a status (500, 429, or a 400 with a Twilio error code). Content: POST /v1/Content (an HX sid),
+POST /v1/Content/{sid}/ApprovalRequests/whatsapp, GET /v1/Content/{sid}/ApprovalRequests; `review()` ends
+a review.
 """
 
 from __future__ import annotations
