@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 
 from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 
 from .models import Conversation, Message
-from .services.handoff import conversation_bot_resume, conversation_handoff
+from .services.handoff import conversation_bot_resume, conversation_handoff, conversation_language_set
 from .services.outbound import OutsideServiceWindow, message_retry
-from .services.staff import conversation_reply
+from .services.staff import conversation_reply, conversation_update
 
 
 class MessageInline(admin.TabularInline):
@@ -35,6 +36,18 @@ class ConversationAdminForm(forms.ModelForm):
     class Meta:
         model = Conversation
         fields = ("customer_name", "language", "status", "assignee", "bot_paused", "unread_count")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "assignee" in self.fields:
+            # Only the conversation's own restaurant's active staff (conversation_update checks it again).
+            restaurant_id = self.instance.restaurant_id if self.instance.pk else None
+            self.fields["assignee"].queryset = (
+                get_user_model()
+                .objects.filter(is_active=True, memberships__restaurant_id=restaurant_id)
+                .distinct()
+                .order_by("username")
+            )
 
 
 @admin.register(Conversation)
@@ -67,7 +80,24 @@ class ConversationAdmin(TenantScopedAdmin):
         return False  # conversations start when a customer writes
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        if not change:
+            super().save_model(request, obj, form, change)
+        else:
+            # What the API's PATCH changes goes through the same service (membership check, event, log).
+            conversation_update(
+                conversation=Conversation.objects.get(pk=obj.pk),
+                by=request.user,
+                status=form.cleaned_data.get("status"),
+                assignee=form.cleaned_data.get("assignee"),
+                bot_paused=form.cleaned_data.get("bot_paused"),
+            )
+            if form.cleaned_data.get("language") in ("ar", "en"):
+                conversation_language_set(conversation=obj, language=form.cleaned_data["language"])
+            Conversation.objects.filter(pk=obj.pk).update(
+                customer_name=form.cleaned_data.get("customer_name", obj.customer_name),
+                unread_count=form.cleaned_data.get("unread_count", obj.unread_count),
+            )
+            obj.refresh_from_db()
         body = (form.cleaned_data.get("reply") or "").strip()
         if not (change and body):
             return
