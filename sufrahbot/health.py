@@ -1,43 +1,137 @@
-"""GET /healthz: is this process able to do its work (database, and Redis when configured)?"""
+"""GET /health/ (and /healthz): can this deployment do its work?
+
+200 when every check passes, 503 naming what is down. Checked: the database, Redis, the Celery broker,
+a live worker (by its heartbeat, sufrahbot.heartbeat) for every queue, and the oldest verified webhook
+still waiting to be processed. Reported without failing the check: queue depths, senders whose provider
+credentials were refused lately (one tenant's bad token must not take the instance out of a load
+balancer), uptime and version. A failing check logs its exception.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import logging
+import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Min
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+
+from sufrahbot.heartbeat import redis_client, workers_alive
+
+logger = logging.getLogger(__name__)
+STARTED_AT = time.time()
+# Provider error codes that mean "these credentials are refused": Twilio 20003 (authenticate), Meta 190
+# (access token invalid or expired), and a bare HTTP 401.
+AUTH_ERROR_CODES = ("20003", "190", "401")
+FAILING_CREDENTIALS_WINDOW = timedelta(hours=1)
 
 
-def _database_ok() -> bool:
+def _check(name: str, down: list[str], fn):
+    """Run one check; an exception marks it down (and is logged), the value is what the check reports."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
-        return False
-
-
-@lru_cache(maxsize=4)
-def _redis_client(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)  # pooled: probes reuse it
-
-
-def _redis_state() -> str:
-    if not settings.REDIS_URL:
-        return "not used (embedded)"
-    import redis
-
-    try:
-        _redis_client(settings.REDIS_URL).ping()
-        return "ok"
-    except redis.RedisError:
+        return fn()
+    except Exception:  # noqa: BLE001 - any failure means "down", named in the answer
+        logger.exception("health check failed", extra={"check": name})
+        down.append(name)
         return "unreachable"
 
 
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _ping(url: str) -> str:
+    redis_client(url).ping()
+    return "ok"
+
+
+def _queue_depths() -> dict[str, int]:
+    client = redis_client(settings.CELERY_BROKER_URL)
+    queues = settings.CELERY_WORKER_QUEUES.split(",")
+    with client.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.llen(queue)
+        return dict(zip(queues, pipe.execute(), strict=True))
+
+
+def _webhook_backlog() -> dict:
+    from webhooks.models import WebhookEvent
+
+    oldest = WebhookEvent.objects.filter(
+        status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED], signature_valid=True
+    ).aggregate(oldest=Min("received_at"))["oldest"]
+    age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    return {"oldest_unprocessed_seconds": round(age, 1), "max_seconds": settings.HEALTH_MAX_WEBHOOK_AGE_SECONDS}
+
+
+def _failing_senders() -> list[dict]:
+    from conversations.models import Message, MessageStatus
+
+    rows = (
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND,
+            status=MessageStatus.FAILED,
+            error_code__in=AUTH_ERROR_CODES,
+            updated_at__gte=timezone.now() - FAILING_CREDENTIALS_WINDOW,
+        )
+        .values("conversation__sender_id", "restaurant_id", "provider", "error_code")
+        .distinct()[:50]
+    )
+    return [
+        {
+            "sender_id": r["conversation__sender_id"],
+            "restaurant_id": r["restaurant_id"],
+            "provider": r["provider"],
+            "error_code": r["error_code"],
+        }
+        for r in rows
+    ]
+
+
+def health_report() -> tuple[bool, dict]:
+    down: list[str] = []
+    checks: dict[str, object] = {"database": _check("database", down, _database)}
+    if settings.TASKS_IN_PROCESS:
+        checks["redis"] = "not used (embedded)"
+        checks["broker"] = "not used (tasks run in-process)"
+        checks["workers"] = "in-process"
+    else:
+        checks["redis"] = _check("redis", down, lambda: _ping(settings.REDIS_URL))
+        checks["broker"] = _check("broker", down, lambda: _ping(settings.CELERY_BROKER_URL))
+        workers = _check("workers", down, workers_alive)
+        if isinstance(workers, list):
+            covered = {queue for worker in workers for queue in worker["queues"]}
+            missing = [q for q in settings.CELERY_WORKER_QUEUES.split(",") if q not in covered]
+            checks["workers"] = {
+                "alive": sorted(w["hostname"] for w in workers),
+                "queues_without_worker": missing,
+            }
+            if missing:
+                down.append("workers")
+        else:
+            checks["workers"] = workers
+        checks["queue_depths"] = _check("queue_depths", down, _queue_depths)
+    backlog = _check("webhook_backlog", down, _webhook_backlog)
+    if isinstance(backlog, dict) and backlog["oldest_unprocessed_seconds"] > backlog["max_seconds"]:
+        down.append("webhook_backlog")
+    checks["webhook_backlog"] = backlog
+    checks["senders_failing_credentials"] = _check("senders_failing_credentials", [], _failing_senders)
+    healthy = not down
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "down": down,
+        "checks": checks,
+        "uptime_seconds": round(time.time() - STARTED_AT, 1),
+        "version": settings.VERSION,
+    }
+    return healthy, body
+
+
 def health(request: HttpRequest) -> JsonResponse:  # noqa: ARG001
-    checks = {"database": "ok" if _database_ok() else "unreachable", "redis": _redis_state()}
-    healthy = "unreachable" not in checks.values()
-    return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks}, status=200 if healthy else 503)
+    healthy, body = health_report()
+    return JsonResponse(body, status=200 if healthy else 503)

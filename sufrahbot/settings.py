@@ -8,6 +8,7 @@ periodic sweeps. The same code paths run either way; only these settings differ.
 from __future__ import annotations
 
 import os
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "sufrahbot.middleware.RequestLogMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -93,7 +95,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-ROOT_URLCONF = "sufrahbot.urls"
+# The benches add a bare baseline view through their own URLconf (bench/urls.py).
+ROOT_URLCONF = os.environ.get("ROOT_URLCONF_OVERRIDE", "sufrahbot.urls")
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -108,12 +111,41 @@ TEMPLATES = [
         },
     }
 ]
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "sufrahbot.wsgi.application"
 ASGI_APPLICATION = "sufrahbot.asgi.application"
 
+# The running code's version: SUFRAH_VERSION (a release tag or commit, set by the image build), else the
+# project's own version.
+VERSION = (
+    os.environ.get("SUFRAH_VERSION", "")
+    or tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"]
+)
+# /health/ answers 503 when a verified webhook has waited longer than this to be processed.
+HEALTH_MAX_WEBHOOK_AGE_SECONDS = float(os.environ.get("HEALTH_MAX_WEBHOOK_AGE_SECONDS", "300"))
+# /metrics wants "Authorization: Bearer <METRICS_TOKEN>"; unset, /metrics answers 403 to everyone.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# --- The production server (docs/operations.md) ------------------------------------------------------
+# HTTP threads per web process (each holds at most one database connection), web processes, and the
+# connections one web process accepts before answering 503 (a provider retries a 503; nothing is stored).
+WEB_THREADS = int(os.environ.get("WEB_THREADS", "8"))
+WEB_PROCESSES = int(os.environ.get("WEB_PROCESSES", "2"))
+WEB_MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", "1000"))
+# Celery pools: inbound (webhook processing, the bot, sweeps) and outbound (provider sends) apart, so slow
+# sends never hold up inbound messages.
+INBOUND_CONCURRENCY = int(os.environ.get("INBOUND_CONCURRENCY", "2"))
+OUTBOUND_CONCURRENCY = int(os.environ.get("OUTBOUND_CONCURRENCY", "2"))
+
 if DATABASE_URL:
+    # Persistent connections are safe with the production server: HTTP runs on a fixed thread pool and
+    # Celery on fixed processes, so connections = threads + worker processes (see docs/operations.md).
+    # Without Redis, HTTP runs on the ASGI handler's per-request threads, where they would pile up: 0 there.
     DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")))
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60" if REDIS_URL else "0")),
+            conn_health_checks=True,
+        )
     }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -165,6 +197,8 @@ if not FIELD_ENCRYPTION_KEYS and not (DEBUG or EMBEDDED):
     )
 
 # --- Redis, Celery, Channels ------------------------------------------------------------------------
+# Prefix of this deployment's keys in Redis (channel groups, worker heartbeats).
+CHANNELS_PREFIX = os.environ.get("CHANNELS_PREFIX", "sufrah")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None
@@ -172,7 +206,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNELS_PREFIX", "sufrah")},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNELS_PREFIX},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -194,7 +228,9 @@ CELERY_TASK_ROUTES = {
     "conversations.tasks.send_message": {"queue": "outbound"},
     "orders.tasks.*": {"queue": "scheduled"},
 }
-CELERY_WORKER_QUEUES = "default,inbound,outbound,scheduled"
+# One worker pool per entry (its queues); `./dev run` and docker-compose start one worker for each.
+CELERY_WORKER_POOLS = {"inbound": "inbound,default,scheduled", "outbound": "outbound"}
+CELERY_WORKER_QUEUES = ",".join(CELERY_WORKER_POOLS.values())
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
 # With Redis down, a webhook's enqueue gives up within about a second (it is stored; the sweep re-queues it)
 # instead of holding the provider's request past its timeout.
@@ -279,7 +315,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "sufrahbot.logging.JsonFormatter"},
     },
     "filters": {"redact": {"()": "sufrahbot.logging.RedactSecretsFilter"}},
     "handlers": {
@@ -290,6 +326,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "twilio": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # One access line per request (sufrahbot.middleware); set ACCESS_LOG=0 to drop them.
+        "sufrahbot.access": {"level": "INFO" if env_bool("ACCESS_LOG", True) else "WARNING"},
+        "celery": {"level": LOG_LEVEL},
     },
 }
 

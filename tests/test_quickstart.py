@@ -190,13 +190,16 @@ def test_run_on_postgres_and_redis_starts_worker_and_beat(tmp_path):
         _wait_healthy(process, port)
         deadline = time.monotonic() + 60
         children = ""
-        while time.monotonic() < deadline and not ("worker" in children and "beat" in children):
+        while time.monotonic() < deadline and not ("-Q outbound" in children and "beat" in children):
             # `./dev run` execs python, so the pid is manage.py's own; the Celery processes are its children.
             children = subprocess.run(
                 ["ps", "-o", "args=", "--ppid", str(process.pid)], capture_output=True, text=True
             ).stdout
             time.sleep(1)
-        assert "celery -A sufrahbot worker" in children and "celery -A sufrahbot beat" in children
+        # The production layout: the web server, one worker per pool (inbound apart from outbound), beat.
+        assert "uvicorn sufrahbot.asgi:application" in children
+        assert "worker -Q inbound,default,scheduled" in children and "worker -Q outbound" in children
+        assert "celery -A sufrahbot --quiet beat" in children
         _chat_reaches_the_dashboard_live(clone, env, port)
     finally:
         output = _stop(process)

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from providers.registry import UnknownProvider, provider_for
 from sufrahbot.errors import error_response
+from sufrahbot.metrics import WEBHOOKS
 
 from . import services
 
@@ -88,6 +89,7 @@ def _webhook(request: HttpRequest, provider_name: str, kind: str) -> HttpRespons
         )
     event = services.webhook_event_store(provider=provider.name, kind=kind, request=request, body=body)
     verdict = services.webhook_event_admit(event=event, body=body, headers=dict(request.headers))
+    WEBHOOKS.labels(provider.name, kind, verdict.code or "accepted").inc()
     if verdict.http_status != 200:
         return error_response(verdict.http_status, verdict.code, verdict.message, {"event_id": event.pk})
     content, content_type = provider.ack

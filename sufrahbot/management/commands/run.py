@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connections
 
+from sufrahbot.processes import UVICORN_LOG_CONFIG, production_processes, supervise
 from sufrahbot.sweeps import sweep_forever
 
 
@@ -38,57 +38,50 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if not opts["no_seed"]:
             call_command("seed_demo")
-        children: list[subprocess.Popen] = []
         database = (
             f"SQLite at {settings.DATABASES['default']['NAME']}"
             if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
             else settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         )
-        if settings.TASKS_IN_PROCESS:
-            mode = "Embedded mode (no DATABASE_URL / REDIS_URL)" if settings.EMBEDDED else "No REDIS_URL"
-            self.stdout.write(
-                self.style.WARNING(
-                    f"{mode}: {database}; Celery tasks run in-process after each commit; "
-                    "Channels' in-memory layer in this single server process; the scheduled sweeps "
-                    f"(rating prompts, webhook replay) run here every {settings.SWEEP_INTERVAL_SECONDS:g}s."
-                )
-            )
-        else:
-            celery = [sys.executable, "-m", "celery", "-A", "sufrahbot"]
-            children.append(
-                subprocess.Popen(celery + ["worker", "-Q", settings.CELERY_WORKER_QUEUES, "-c", "2", "-l", "INFO"])
-            )
-            children.append(subprocess.Popen(celery + ["beat", "-l", "INFO"]))
+        banner = (
+            f"Sufrah on http://{opts['host']}:{opts['port']}/  (admin: /admin/, webhooks: /webhooks/twilio/, "
+            f"events: ws://{opts['host']}:{opts['port']}/ws/events/). Chat with the bot: "
+            "`./dev manage simulate --restaurant sufrah-demo`."
+        )
+        if not settings.TASKS_IN_PROCESS:
+            # The production layout (sufrahbot.processes, docs/operations.md), supervised: a child that dies is
+            # restarted, SIGTERM stops them all.
+            specs = production_processes(host=opts["host"], port=opts["port"])
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Using {database} and Redis; "
-                    "started a Celery worker (queues default, inbound, outbound, scheduled) and Celery beat."
+                    f"Using {database} and Redis; started the web server ({settings.WEB_PROCESSES} processes × "
+                    f"{settings.WEB_THREADS} threads), a Celery worker per pool "
+                    f"({', '.join(f'{k}: {v}' for k, v in settings.CELERY_WORKER_POOLS.items())}) and Celery beat."
                 )
             )
+            self.stdout.write(self.style.SUCCESS(banner))
+            self.stdout.flush()
+            connections.close_all()  # the supervisor itself needs no database connection
+            sys.exit(supervise(specs))
+        mode = "Embedded mode (no DATABASE_URL / REDIS_URL)" if settings.EMBEDDED else "No REDIS_URL"
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Sufrah on http://{opts['host']}:{opts['port']}/  (admin: /admin/, webhooks: /webhooks/twilio/, "
-                f"events: ws://{opts['host']}:{opts['port']}/ws/events/). Chat with the bot: "
-                "`./dev manage simulate --restaurant sufrah-demo`."
+            self.style.WARNING(
+                f"{mode}: {database}; Celery tasks run in-process after each commit; "
+                "Channels' in-memory layer in this single server process; the scheduled sweeps "
+                f"(rating prompts, webhook replay) run here every {settings.SWEEP_INTERVAL_SECONDS:g}s."
             )
         )
+        self.stdout.write(self.style.SUCCESS(banner))
         server = uvicorn.Server(
             uvicorn.Config(
                 "sufrahbot.asgi:application",
                 host=opts["host"],
                 port=opts["port"],
                 lifespan="off",
-                ws="websockets",
+                ws="websockets-sansio",
+                log_config=str(UVICORN_LOG_CONFIG),
+                access_log=False,  # sufrahbot.middleware writes the access line
                 log_level=settings.LOG_LEVEL.lower(),
             )
         )
-        try:
-            asyncio.run(self._serve(server))
-        finally:
-            for child in children:
-                child.send_signal(signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        asyncio.run(self._serve(server))

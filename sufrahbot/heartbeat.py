@@ -1,0 +1,55 @@
+"""Worker heartbeats in Redis: each worker writes its own key; readers list the live ones."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from functools import lru_cache
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_SECONDS = 5.0
+HEARTBEAT_TTL_SECONDS = 20  # four missed beats and the worker counts as gone
+
+
+@lru_cache(maxsize=4)
+def redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def _key(hostname: str) -> str:
+    return f"{settings.CHANNELS_PREFIX}:worker:{hostname}"
+
+
+def worker_beat(*, hostname: str, queues: list[str]) -> None:
+    if not settings.REDIS_URL:
+        return
+    payload = {"hostname": hostname, "queues": queues, "at": time.time(), "host": socket.gethostname()}
+    try:
+        redis_client(settings.REDIS_URL).set(_key(hostname), json.dumps(payload), ex=HEARTBEAT_TTL_SECONDS)
+    except Exception:  # noqa: BLE001 - a missed beat is what the TTL is for; the worker keeps working
+        logger.warning("worker heartbeat not written", exc_info=True, extra={"hostname": hostname})
+
+
+def worker_gone(*, hostname: str) -> None:
+    if not settings.REDIS_URL:
+        return
+    try:
+        redis_client(settings.REDIS_URL).delete(_key(hostname))
+    except Exception:  # noqa: BLE001
+        logger.warning("worker heartbeat not removed", exc_info=True, extra={"hostname": hostname})
+
+
+def workers_alive() -> list[dict]:
+    """The workers whose heartbeat has not expired (raises redis errors: the caller reports them)."""
+    client = redis_client(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=_key("*"), count=200))
+    if not keys:
+        return []
+    return [json.loads(value) for value in client.mget(keys) if value]
