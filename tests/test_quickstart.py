@@ -193,7 +193,7 @@ def test_run_on_postgres_and_redis_starts_worker_and_beat(tmp_path):
         while time.monotonic() < deadline and not ("-Q outbound" in children and "beat" in children):
             # `./dev run` execs python, so the pid is manage.py's own; the Celery processes are its children.
             children = subprocess.run(
-                ["ps", "-o", "args=", "--ppid", str(process.pid)], capture_output=True, text=True
+                ["ps", "-ww", "-o", "args=", "--ppid", str(process.pid)], capture_output=True, text=True
             ).stdout
             time.sleep(1)
         # The production layout: the web server, one worker per pool (inbound apart from outbound), beat.
@@ -206,7 +206,7 @@ def test_run_on_postgres_and_redis_starts_worker_and_beat(tmp_path):
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     assert "Embedded mode" not in output
-    assert "started a Celery worker" in output
+    assert "a Celery worker per pool" in output and "all processes stopped" in output
 
 
 def test_docker_compose_file_parses_with_the_services_users_need():
