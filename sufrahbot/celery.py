@@ -3,9 +3,14 @@ from the request that queued a task into the task's lines, and the heartbeat eac
 
 from __future__ import annotations
 
+import logging.config
 import os
 
 from celery import Celery, bootsteps, signals
+from django.conf import settings
+
+from sufrahbot.heartbeat import HEARTBEAT_INTERVAL_SECONDS, worker_beat, worker_gone
+from sufrahbot.logging import _context, current
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sufrahbot.settings")
 
@@ -19,17 +24,11 @@ REQUEST_ID_HEADER = "sufrah_request_id"
 @signals.setup_logging.connect
 def _use_project_logging(**kwargs) -> None:  # noqa: ARG001
     """Connected, this stops Celery configuring logging itself: Django's LOGGING (JSON lines) applies."""
-    import logging.config
-
-    from django.conf import settings
-
     logging.config.dictConfig(settings.LOGGING)
 
 
 @signals.before_task_publish.connect
 def _carry_request_id(headers: dict | None = None, **kwargs) -> None:  # noqa: ARG001
-    from sufrahbot.logging import current
-
     request_id = current("request_id")
     if headers is not None and request_id and REQUEST_ID_HEADER not in headers:
         headers[REQUEST_ID_HEADER] = request_id
@@ -40,8 +39,6 @@ _task_contexts: dict[str, object] = {}
 
 @signals.task_prerun.connect
 def _enter_task_context(task_id: str | None = None, task=None, **kwargs) -> None:  # noqa: ARG001
-    from sufrahbot.logging import _context
-
     request_id = getattr(task.request, REQUEST_ID_HEADER, None) if task is not None else None
     fields = {"request_id": request_id, "task_id": task_id, "task": getattr(task, "name", None)}
     _task_contexts[task_id] = _context.set({k: v for k, v in fields.items() if v})
@@ -49,8 +46,6 @@ def _enter_task_context(task_id: str | None = None, task=None, **kwargs) -> None
 
 @signals.task_postrun.connect
 def _leave_task_context(task_id: str | None = None, **kwargs) -> None:  # noqa: ARG001
-    from sufrahbot.logging import _context
-
     token = _task_contexts.pop(task_id, None)
     if token is not None:
         try:
@@ -70,8 +65,6 @@ class Heartbeat(bootsteps.StartStopStep):
         self.tref = None
 
     def start(self, worker) -> None:
-        from sufrahbot.heartbeat import HEARTBEAT_INTERVAL_SECONDS, worker_beat
-
         selected = worker.app.amqp.queues.consume_from or worker.app.amqp.queues  # -Q narrows consume_from
         queues = sorted(selected.keys())
         worker_beat(hostname=worker.hostname, queues=queues)
@@ -80,8 +73,6 @@ class Heartbeat(bootsteps.StartStopStep):
         )
 
     def stop(self, worker) -> None:
-        from sufrahbot.heartbeat import worker_gone
-
         if self.tref is not None:
             self.tref.cancel()
         worker_gone(hostname=worker.hostname)

@@ -30,6 +30,7 @@ def _fernet() -> MultiFernet:
 
 def reset_key_cache() -> None:
     _fernet.cache_clear()
+    _decrypt_cached.cache_clear()
 
 
 def encrypt(plaintext: str) -> str:
@@ -37,6 +38,14 @@ def encrypt(plaintext: str) -> str:
 
 
 def decrypt(token: str) -> str:
+    return _decrypt_cached(token)
+
+
+# Every webhook reads its sender's secret. Keyed by the ciphertext, so a changed or rotated secret is a new
+# entry (never a stale plaintext), and only code already holding the ciphertext gets the plaintext; it stays
+# in this process's memory, as the secret does while in use anyway.
+@lru_cache(maxsize=20000)
+def _decrypt_cached(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:

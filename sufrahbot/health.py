@@ -19,7 +19,9 @@ from django.db.models import Min
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-from sufrahbot.heartbeat import redis_client, workers_alive
+from conversations.models import Message, MessageStatus
+from sufrahbot.heartbeat import queue_depths, redis_client, workers_alive
+from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
 STARTED_AT = time.time()
@@ -50,18 +52,7 @@ def _ping(url: str) -> str:
     return "ok"
 
 
-def _queue_depths() -> dict[str, int]:
-    client = redis_client(settings.CELERY_BROKER_URL)
-    queues = settings.CELERY_WORKER_QUEUES.split(",")
-    with client.pipeline(transaction=False) as pipe:
-        for queue in queues:
-            pipe.llen(queue)
-        return dict(zip(queues, pipe.execute(), strict=True))
-
-
 def _webhook_backlog() -> dict:
-    from webhooks.models import WebhookEvent
-
     oldest = WebhookEvent.objects.filter(
         status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED], signature_valid=True
     ).aggregate(oldest=Min("received_at"))["oldest"]
@@ -70,8 +61,6 @@ def _webhook_backlog() -> dict:
 
 
 def _failing_senders() -> list[dict]:
-    from conversations.models import Message, MessageStatus
-
     rows = (
         Message.objects.filter(
             direction=Message.Direction.OUTBOUND,
@@ -115,7 +104,7 @@ def health_report() -> tuple[bool, dict]:
                 down.append("workers")
         else:
             checks["workers"] = workers
-        checks["queue_depths"] = _check("queue_depths", down, _queue_depths)
+        checks["queue_depths"] = _check("queue_depths", down, queue_depths)
     backlog = _check("webhook_backlog", down, _webhook_backlog)
     if isinstance(backlog, dict) and backlog["oldest_unprocessed_seconds"] > backlog["max_seconds"]:
         down.append("webhook_backlog")

@@ -1,4 +1,5 @@
-"""Worker heartbeats in Redis: each worker writes its own key; readers list the live ones."""
+"""What Redis says about the workers: their heartbeats (each worker writes its own key; readers list the
+live ones) and the broker's queue depths."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def redis_client(url: str):
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
-def _key(hostname: str) -> str:
+def worker_key(hostname: str) -> str:
     return f"{settings.CHANNELS_PREFIX}:worker:{hostname}"
 
 
@@ -32,7 +33,7 @@ def worker_beat(*, hostname: str, queues: list[str]) -> None:
         return
     payload = {"hostname": hostname, "queues": queues, "at": time.time(), "host": socket.gethostname()}
     try:
-        redis_client(settings.REDIS_URL).set(_key(hostname), json.dumps(payload), ex=HEARTBEAT_TTL_SECONDS)
+        redis_client(settings.REDIS_URL).set(worker_key(hostname), json.dumps(payload), ex=HEARTBEAT_TTL_SECONDS)
     except Exception:  # noqa: BLE001 - a missed beat is what the TTL is for; the worker keeps working
         logger.warning("worker heartbeat not written", exc_info=True, extra={"hostname": hostname})
 
@@ -41,7 +42,7 @@ def worker_gone(*, hostname: str) -> None:
     if not settings.REDIS_URL:
         return
     try:
-        redis_client(settings.REDIS_URL).delete(_key(hostname))
+        redis_client(settings.REDIS_URL).delete(worker_key(hostname))
     except Exception:  # noqa: BLE001
         logger.warning("worker heartbeat not removed", exc_info=True, extra={"hostname": hostname})
 
@@ -49,7 +50,17 @@ def worker_gone(*, hostname: str) -> None:
 def workers_alive() -> list[dict]:
     """The workers whose heartbeat has not expired (raises redis errors: the caller reports them)."""
     client = redis_client(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=_key("*"), count=200))
+    keys = list(client.scan_iter(match=worker_key("*"), count=200))
     if not keys:
         return []
     return [json.loads(value) for value in client.mget(keys) if value]
+
+
+def queue_depths() -> dict[str, int]:
+    """Tasks waiting in each worker queue (the Redis broker keeps a queue as a list of its name)."""
+    client = redis_client(settings.CELERY_BROKER_URL)
+    queues = settings.CELERY_WORKER_QUEUES.split(",")
+    with client.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.llen(queue)
+        return dict(zip(queues, pipe.execute(), strict=True))

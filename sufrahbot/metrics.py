@@ -21,10 +21,12 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 
 from sufrahbot.errors import error_response
+from sufrahbot.heartbeat import queue_depths
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +69,8 @@ class QueueDepthCollector:
         if settings.TASKS_IN_PROCESS:
             yield family
             return
-        from sufrahbot.health import _queue_depths
-
         try:
-            for queue, depth in _queue_depths().items():
+            for queue, depth in queue_depths().items():
                 family.add_metric([queue], depth)
         except Exception:  # noqa: BLE001 - a broker hiccup costs the gauge, not the scrape
             logger.warning("queue depth not read", exc_info=True)
@@ -79,8 +79,6 @@ class QueueDepthCollector:
 
 def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

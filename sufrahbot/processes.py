@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,12 +88,19 @@ def beat_command(*, python: str = sys.executable) -> list[str]:
     return [python, "-m", "celery", "-A", "sufrahbot", "--quiet", "beat", "-l", settings.LOG_LEVEL]
 
 
+PROCESS_NAMES = ("web", "worker-inbound", "worker-outbound", "beat")
+
+
+def process_command(name: str, *, host: str, port: int) -> list[str]:
+    if name == "web":
+        return web_command(host=host, port=port)
+    if name == "beat":
+        return beat_command()
+    return worker_command(name.removeprefix("worker-"))
+
+
 def production_processes(*, host: str, port: int) -> list[ProcessSpec]:
-    return [
-        ProcessSpec("web", web_command(host=host, port=port)),
-        *(ProcessSpec(f"worker-{pool}", worker_command(pool)) for pool in settings.CELERY_WORKER_POOLS),
-        ProcessSpec("beat", beat_command()),
-    ]
+    return [ProcessSpec(name, process_command(name, host=host, port=port)) for name in PROCESS_NAMES]
 
 
 def _die_with_parent() -> None:
@@ -184,5 +192,12 @@ class Supervisor:
         logger.info("all processes stopped", extra={"children": [c.spec.name for c in self.children]})
 
 
-def supervise(specs: list[ProcessSpec]) -> int:
-    return Supervisor(specs, env={**os.environ, "PYTHONUNBUFFERED": "1"}).run()
+def supervise(specs: list[ProcessSpec], *, metrics_dir: Path | None = None) -> int:
+    """Run the children until SIGTERM/SIGINT. With metrics_dir, every child writes its Prometheus samples
+    there (multiprocess mode) so the web's /metrics includes the workers'; it is emptied first."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    return Supervisor(specs, env=env).run()

@@ -209,12 +209,23 @@ def test_run_on_postgres_and_redis_starts_worker_and_beat(tmp_path):
     assert "a Celery worker per pool" in output and "all processes stopped" in output
 
 
-def test_docker_compose_file_parses_with_the_services_users_need():
+def test_docker_compose_runs_the_production_layout_from_a_fresh_clone():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert set(compose["services"]) >= {"web", "worker", "beat", "postgres", "redis"}
-    assert "celery -A sufrahbot worker" in compose["services"]["worker"]["command"]
-    assert "celery -A sufrahbot beat" in compose["services"]["beat"]["command"]
-    assert compose["services"]["web"]["ports"] == ["8000:8000"]
+    services = compose["services"]
+    assert set(services) >= {"web", "worker-inbound", "worker-outbound", "beat", "postgres", "redis"}
+    for name in ("web", "worker-inbound", "worker-outbound", "beat"):
+        assert f"manage.py serve {name}" in services[name]["command"]  # the same commands `./dev run` runs
+        # No .env in a fresh clone: it is optional, and every variable the app needs has a default.
+        assert services[name]["env_file"] == [{"path": ".env", "required": False}]
+        assert "${SECRET_KEY:-" in (ROOT / "docker-compose.yml").read_text()
+    for name in ("web", "worker-inbound", "worker-outbound"):
+        assert services[name]["healthcheck"]["test"][-2:] == [name, "--check"]
+    assert services["web"]["ports"] == ["8000:8000"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER sufrah$", dockerfile, re.M)  # not root
+    # Runtime dependencies only: pyproject's [project].dependencies, constrained by the lock.
+    assert "['project']['dependencies']" in dockerfile and "-c requirements.lock" in dockerfile
+    assert "-r requirements.lock" not in dockerfile
 
 
 def test_every_dependency_in_pyproject_is_pinned_the_same_in_the_lock_file():

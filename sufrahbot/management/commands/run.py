@@ -62,7 +62,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(banner))
             self.stdout.flush()
             connections.close_all()  # the supervisor itself needs no database connection
-            sys.exit(supervise(specs))
+            sys.exit(supervise(specs, metrics_dir=settings.VAR_DIR / f"metrics-{opts['port']}"))
         mode = "Embedded mode (no DATABASE_URL / REDIS_URL)" if settings.EMBEDDED else "No REDIS_URL"
         self.stdout.write(
             self.style.WARNING(
