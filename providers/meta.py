@@ -11,9 +11,11 @@ import hashlib
 import hmac
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -459,15 +461,17 @@ def message_payload(*, to: str, content: OutboundContent) -> dict:
     return payload
 
 
+@lru_cache(maxsize=4)
+def _http(pid: int, timeout: float) -> httpx.Client:  # noqa: ARG001 - keyed by pid: a forked worker makes its own
+    """One pooled client per process: sends reuse its kept-alive connections instead of a new TLS handshake."""
+    return httpx.Client(timeout=timeout, follow_redirects=False)
+
+
 def post_message(*, url: str, headers: dict[str, str], to: str, content: OutboundContent, api: str) -> SendResult:
     """POST one Cloud API message and read messages[0].id (Meta and Cloud API proxies answer alike)."""
     try:
-        response = httpx.post(
-            url,
-            json=message_payload(to=to, content=content),
-            headers=headers,
-            timeout=settings.PROVIDER_HTTP_TIMEOUT_SECONDS,
-            follow_redirects=False,
+        response = _http(os.getpid(), settings.PROVIDER_HTTP_TIMEOUT_SECONDS).post(
+            url, json=message_payload(to=to, content=content), headers=headers
         )
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
         # No connection was made: the API never saw the request, so trying again is safe.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 import requests
@@ -122,8 +124,14 @@ def parse_status(params: Mapping[str, str]) -> StatusUpdate:
     )
 
 
+@lru_cache(maxsize=4)
+def _http(pid: int, timeout: float) -> TwilioHttpClient:  # noqa: ARG001 - keyed by pid: a forked worker makes its own
+    """One pooled HTTP client (a requests.Session) per process, shared by every sender's API client."""
+    return TwilioHttpClient(pool_connections=True, timeout=timeout)
+
+
 def _client(sender: SenderLike) -> Client:
-    http_client = TwilioHttpClient(timeout=settings.PROVIDER_HTTP_TIMEOUT_SECONDS)
+    http_client = _http(os.getpid(), settings.PROVIDER_HTTP_TIMEOUT_SECONDS)
     client = Client(sender.credentials["account_sid"], sender.credentials["auth_token"], http_client=http_client)
     if settings.TWILIO_API_BASE_URL:
         client.api.base_url = settings.TWILIO_API_BASE_URL

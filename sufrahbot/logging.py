@@ -50,21 +50,12 @@ class JsonFormatter(_JsonFormatter):
     def add_fields(self, log_record: dict, record: logging.LogRecord, message_dict: dict) -> None:
         super().add_fields(log_record, record, message_dict)
         log_record.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
+        # The context's ids, unless the call passed its own (a record's extras must never clash with them:
+        # logging refuses an extra that is already an attribute, so they are added here, at format time).
+        for key, value in (_context.get() or {}).items():
+            log_record.setdefault(key, value)
 
 
-_default_record_factory = logging.getLogRecordFactory()
-
-
-def _record_with_context(*args, **kwargs) -> logging.LogRecord:
-    """Stamp the context ids on every record when it is made (so every handler, and tests, see them);
-    the record's own extras win over the context's."""
-    record = _default_record_factory(*args, **kwargs)
-    for key, value in (_context.get() or {}).items():
-        setattr(record, key, value)
-    return record
-
-
-logging.setLogRecordFactory(_record_with_context)
 
 
 # Twilio auth tokens are 32 hex chars; Meta tokens start with EAA; Fernet tokens start with gAAAAA.

@@ -37,6 +37,7 @@ class RequestLogMiddleware:
             access_logger.info(
                 "request",
                 extra={
+                    "request_id": request_id,
                     "method": request.method,
                     "path": request.path,  # never the query string or the body: they carry customer data
                     "status": response.status_code,

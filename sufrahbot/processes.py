@@ -52,7 +52,7 @@ def web_command(*, host: str, port: int, python: str = sys.executable) -> list[s
         "--backlog",
         "2048",
         "--ws",
-        "websockets-sansio",
+        "websockets",
         "--lifespan",
         "off",
         "--no-access-log",  # sufrahbot.middleware.RequestLogMiddleware writes the access line, with a request id

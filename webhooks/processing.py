@@ -5,6 +5,7 @@ fails is recorded with its reason and does not stop the others. Runs in the proc
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 
 from django.db import transaction
@@ -19,6 +20,8 @@ from providers.content import InboundMessage, ItemFailure, MalformedWebhook, Sta
 from providers.registry import provider_for
 from restaurants.models import Sender
 from restaurants.selectors import sender_for_route
+from sufrahbot.logging import bind
+from sufrahbot.metrics import BOT_REPLY_SECONDS, DEAD_LETTERS, MESSAGES
 
 from .models import WebhookEvent
 
@@ -65,7 +68,12 @@ def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:
         # not yet (the message's awaiting_bot flag), so nothing is lost or answered twice.
         with transaction.atomic():
             message, created = message_receive(sender=sender, inbound=item)
-        inbound_answer(message=message, inbound=item)
+        bind(restaurant_id=message.restaurant_id, conversation_id=message.conversation_id, message_id=message.pk)
+        if created:
+            MESSAGES.labels("in", message.status).inc()
+        started = time.perf_counter()
+        if inbound_answer(message=message, inbound=item):
+            BOT_REPLY_SECONDS.observe(time.perf_counter() - started)
         return ("stored", "") if created else ("duplicate", "already stored")
     assert isinstance(item, StatusUpdate)
     try:
@@ -96,6 +104,7 @@ def webhook_event_process(*, event_id: int) -> str:
         return "skipped"
     if not event.signature_valid or event.sender is None:
         return "skipped"
+    bind(restaurant_id=event.restaurant_id, webhook_event_id=event.pk)
     WebhookEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
     provider = provider_for(event.provider)
     try:
@@ -125,12 +134,17 @@ def webhook_event_process(*, event_id: int) -> str:
     if failures:
         summary = "; ".join(f"{r['id']}: {r['reason']}" for r in failures)
         event_close(event, WebhookEvent.Status.FAILED, f"{len(failures)} item(s) failed: {summary}"[:2000], **fields)
+        if event.attempts + 1 >= MAX_ATTEMPTS:
+            DEAD_LETTERS.labels("webhook").inc()  # the replay sweep stops retaking it
         return "failed"
     event_close(event, WebhookEvent.Status.PROCESSED, **fields)
     return "processed"
 
 
-def webhook_events_stale(*, older_than_seconds: float = 60, max_attempts: int = 5) -> list[int]:
+MAX_ATTEMPTS = 5
+
+
+def webhook_events_stale(*, older_than_seconds: float = 60, max_attempts: int = MAX_ATTEMPTS) -> list[int]:
     """Verified events that never finished (a worker died, a task was lost, a transient error)."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     return list(

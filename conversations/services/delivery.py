@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +16,8 @@ from django.utils import timezone
 from providers.content import OutboundContent, SendError, SendResult
 from providers.registry import provider_for
 from sufrahbot.events import publish
+from sufrahbot.logging import bind
+from sufrahbot.metrics import DEAD_LETTERS, MESSAGES, RATE_LIMIT_HITS, SEND_RETRIES, SEND_SECONDS
 
 from ..models import FINAL_STATUSES, STATUS_RANK, Message, MessageStatus
 from ..ratelimit import limiter
@@ -53,9 +56,11 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
     message = Message.objects.select_related("conversation__sender").filter(pk=message_id).first()
     if message is None or message.direction != Message.Direction.OUTBOUND or message.provider_message_id:
         return DeliveryOutcome("skipped")
+    bind(restaurant_id=message.restaurant_id, conversation_id=message.conversation_id, message_id=message.pk)
     sender = message.conversation.sender
     wait = limiter().reserve(f"sender:{sender.pk}", sender.messages_per_minute)
     if wait > 0:
+        RATE_LIMIT_HITS.inc()
         return DeliveryOutcome("throttled", retry_in=wait)
 
     # Claim it: queued, or "sending" by a worker whose lease ran out.
@@ -81,6 +86,7 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
     message.attempts += 1
     content = OutboundContent.from_dict(message.content)
     provider = provider_for(message.provider)
+    started = time.perf_counter()
     try:
         result = None
         if unconfirmed:
@@ -95,22 +101,26 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
             )
     except SendError as exc:
         message.send_unconfirmed = unconfirmed
+        SEND_SECONDS.labels(message.provider).observe(time.perf_counter() - started)
         return _delivery_failed(message, exc)
+    SEND_SECONDS.labels(message.provider).observe(time.perf_counter() - started)
     rank = STATUS_RANK.get(result.status, STATUS_RANK[MessageStatus.SENT])
     status = result.status if rank >= STATUS_RANK[MessageStatus.SENT] else MessageStatus.SENT
-    with transaction.atomic():
-        _message_update(
-            message,
-            provider_message_id=result.provider_message_id,
-            status=status,
-            status_rank=max(rank, STATUS_RANK[MessageStatus.SENT]),
-            sent_at=timezone.now(),
-            error_code="",
-            error_message="",
-            next_attempt_at=None,
-            send_unconfirmed=False,
-        )
-        publish(message.restaurant_id, {"type": "message.sent", "message": message_event_data(message)})
+    # One UPDATE: no transaction of its own (BEGIN/COMMIT would double the round trips); the event goes
+    # out once it is committed, as always.
+    _message_update(
+        message,
+        provider_message_id=result.provider_message_id,
+        status=status,
+        status_rank=max(rank, STATUS_RANK[MessageStatus.SENT]),
+        sent_at=timezone.now(),
+        error_code="",
+        error_message="",
+        next_attempt_at=None,
+        send_unconfirmed=False,
+    )
+    publish(message.restaurant_id, {"type": "message.sent", "message": message_event_data(message)})
+    MESSAGES.labels("out", status).inc()
     return DeliveryOutcome("sent")
 
 
@@ -174,19 +184,21 @@ def _delivery_failed(message: Message, exc: SendError) -> DeliveryOutcome:
             "send failed, will retry",
             extra={"message_id": message.pk, "code": exc.code, "attempt": message.attempts, "ambiguous": exc.ambiguous},
         )
+        SEND_RETRIES.labels(message.provider).inc()
         return DeliveryOutcome("retry", retry_in=retry_in)
-    with transaction.atomic():
-        _message_update(
-            message,
-            status=MessageStatus.FAILED,
-            status_rank=STATUS_RANK[MessageStatus.FAILED],
-            error_code=exc.code,
-            error_message=exc.message[:2000],
-        )
-        publish(message.restaurant_id, {"type": "message.status", "message": message_event_data(message)})
+    _message_update(
+        message,
+        status=MessageStatus.FAILED,
+        status_rank=STATUS_RANK[MessageStatus.FAILED],
+        error_code=exc.code,
+        error_message=exc.message[:2000],
+    )
+    publish(message.restaurant_id, {"type": "message.status", "message": message_event_data(message)})
     logger.error(
         "send failed for good", extra={"message_id": message.pk, "code": exc.code, "attempts": message.attempts}
     )
+    MESSAGES.labels("out", MessageStatus.FAILED).inc()
+    DEAD_LETTERS.labels("message").inc()
     return DeliveryOutcome("failed")
 
 
@@ -222,6 +234,7 @@ def message_status_update(
             return False
         message = messages.get()
         publish(message.restaurant_id, {"type": "message.status", "message": message_event_data(message)})
+    MESSAGES.labels(message.direction, status).inc()
     return True
 
 

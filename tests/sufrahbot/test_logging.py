@@ -43,11 +43,13 @@ def test_json_line_carries_context_ids_and_keeps_message_ids(json_lines):
     logger, lines = json_lines
     twilio_sid, wamid = "SM" + "a1" * 16, "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"
     with log_context(request_id="req-1"):
-        bind(restaurant_id=7, conversation_id=11)
+        bind(restaurant_id=7, conversation_id=11, message_id=5)
+        # An extra naming a context field wins (and is not refused as a clash).
         logger.info("message stored %s", twilio_sid, extra={"message_id": 99, "provider_message_id": wamid})
     logger.info("after, no context")
     first, second = lines()
     assert first["request_id"] == "req-1" and first["restaurant_id"] == 7 and first["conversation_id"] == 11
+    assert first["message_id"] == 99
     assert first["message"] == f"message stored {twilio_sid}" and first["provider_message_id"] == wamid
     assert first["level"] == "INFO" and first["logger"] == "sufrahbot.test_logging" and "time" in first
     assert "request_id" not in second

@@ -78,7 +78,7 @@ class Command(BaseCommand):
                 host=opts["host"],
                 port=opts["port"],
                 lifespan="off",
-                ws="websockets-sansio",
+                ws="websockets",
                 log_config=str(UVICORN_LOG_CONFIG),
                 access_log=False,  # sufrahbot.middleware writes the access line
                 log_level=settings.LOG_LEVEL.lower(),
