@@ -95,7 +95,7 @@ end
 
 
 def sign(params: dict) -> str:
-    from conversations.providers import twilio
+    from providers import twilio
 
     return twilio.sign(auth_token=AUTH_TOKEN, url=PUBLIC_BASE_URL + "/webhooks/twilio/", params=params)
 
@@ -238,8 +238,7 @@ def register_tenants(n: int) -> None:
                 restaurant=r,
                 provider="twilio",
                 phone_number=f"+1555{2000000 + start + k:07d}",
-                twilio_account_sid="AC" + "1" * 32,
-                twilio_auth_token=uuid.uuid4().hex,
+                credentials={"account_sid": "AC" + "1" * 32, "auth_token": uuid.uuid4().hex},
             )
             for k, r in enumerate(restaurants)
         )
@@ -280,8 +279,7 @@ def main() -> None:
             restaurant=restaurant,
             provider="twilio",
             phone_number=SENDER_NUMBER,
-            twilio_account_sid="AC" + "0" * 32,
-            twilio_auth_token=AUTH_TOKEN,
+            credentials={"account_sid": "AC" + "0" * 32, "auth_token": AUTH_TOKEN},
         )
         queries = webhook_queries()
         db_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
