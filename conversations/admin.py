@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.utils.html import format_html, format_html_join
 
 from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 
@@ -16,13 +17,38 @@ class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
-    fields = ("created_at", "direction", "kind", "body", "status", "error_code")
+    fields = ("created_at", "direction", "author", "text", "offered", "status", "error_code")
     readonly_fields = fields
-    ordering = ("-created_at",)
+    ordering = ("created_at", "id")  # oldest first, as everywhere else a thread is read (admin, inbox)
     show_change_link = True
+
+    @admin.display(description="from")
+    def author(self, obj: Message) -> str:
+        if obj.direction == "in":
+            return "customer"
+        return str(obj.sent_by) if obj.sent_by_id else "bot"
+
+    @admin.display(description="message")
+    def text(self, obj: Message) -> str:
+        return format_html('<span dir="auto" class="sufrah-bidi">{}</span>', obj.body)
+
+    @admin.display(description="buttons offered")
+    def offered(self, obj: Message) -> str:
+        return offered_buttons(obj)
 
     def has_add_permission(self, request, obj=None):  # noqa: ARG002
         return False
+
+
+def offered_buttons(message: Message) -> str:
+    """The buttons or list rows the customer was shown with this message, as chips."""
+    content = message.content or {}
+    titles = [b.get("title", "") for b in content.get("buttons") or ()]
+    titles += [r.get("title", "") for s in content.get("sections") or () for r in s.get("rows") or ()]
+    if not titles:
+        return "—"
+    chips = format_html_join("", '<span class="sufrah-chip" dir="auto">{}</span>', ((t,) for t in titles))
+    return format_html('<span class="sufrah-buttons">{}</span>', chips)
 
 
 class ConversationAdminForm(forms.ModelForm):
@@ -35,7 +61,7 @@ class ConversationAdminForm(forms.ModelForm):
 
     class Meta:
         model = Conversation
-        fields = ("customer_name", "language", "status", "assignee", "bot_paused", "unread_count")
+        fields = ("customer_name", "language", "status", "assignee", "bot_paused")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,11 +82,11 @@ class ConversationAdmin(TenantScopedAdmin):
     list_display = (
         "customer_phone",
         "customer_name",
-        "restaurant",
         "status",
         "bot_paused",
         "unread_count",
         "last_message_at",
+        "restaurant",
     )
     list_filter = ("status", "bot_paused", RESTAURANT_FILTER)
     search_fields = ("customer_phone", "customer_name")
@@ -68,6 +94,7 @@ class ConversationAdmin(TenantScopedAdmin):
         "restaurant",
         "sender",
         "customer_phone",
+        "unread_count",
         "last_inbound_at",
         "last_message_at",
         "first_response_at",
@@ -130,19 +157,21 @@ class ConversationAdmin(TenantScopedAdmin):
 class MessageAdmin(TenantScopedAdmin):
     list_display = (
         "id",
-        "restaurant",
         "conversation",
         "direction",
-        "kind",
         "short_body",
         "status",
         "error_code",
-        "attempts",
         "created_at",
     )
+    readonly_fields = [f.name for f in Message._meta.fields] + ["buttons_offered"]
+
+    @admin.display(description="buttons offered")
+    def buttons_offered(self, obj: Message) -> str:
+        return offered_buttons(obj)
+
     list_filter = ("status", "direction", "provider", RESTAURANT_FILTER)
     search_fields = ("provider_message_id", "body", "conversation__customer_phone")
-    readonly_fields = [f.name for f in Message._meta.fields]
     actions = ["retry_failed"]
 
     def has_add_permission(self, request):  # noqa: ARG002
@@ -150,7 +179,8 @@ class MessageAdmin(TenantScopedAdmin):
 
     @admin.display(description="body")
     def short_body(self, obj: Message) -> str:
-        return (obj.body[:60] + "…") if len(obj.body) > 60 else obj.body
+        body = (obj.body[:60] + "…") if len(obj.body) > 60 else obj.body
+        return format_html('<span dir="auto">{}</span>', body)
 
     @admin.action(description="Retry failed outbound messages")
     def retry_failed(self, request, queryset):

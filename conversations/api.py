@@ -147,6 +147,12 @@ class ConversationListApi(RestaurantScopedView):
         unread = serializers.BooleanField(
             required=False, allow_null=True, default=None, help_text="true: has unread messages; false: all read."
         )
+        bot_paused = serializers.BooleanField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="true: handed to staff (waiting for a person); false: the bot answers.",
+        )
         search = serializers.CharField(
             required=False, max_length=100, help_text="Part of the customer's phone number or name."
         )
@@ -168,8 +174,9 @@ class ConversationListApi(RestaurantScopedView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         filters: dict = {key: data[key] for key in ("status", "search") if data.get(key)}
-        if data.get("unread") is not None:
-            filters["unread"] = data["unread"]
+        for flag in ("unread", "bot_paused"):
+            if data.get(flag) is not None:
+                filters[flag] = data[flag]
         assignee = data.get("assignee")
         if assignee == "none":
             filters["unassigned"] = True

@@ -20,6 +20,7 @@ class ConversationFilters(TypedDict, total=False):
     assignee_id: int  # assigned to this user
     unassigned: bool  # True: nobody assigned
     unread: bool  # True: has unread messages; False: all read
+    bot_paused: bool  # True: handed to staff, waiting for a person
     search: str  # part of the customer's phone number or name
 
 
@@ -45,6 +46,8 @@ def conversation_list(*, restaurant: Restaurant, filters: ConversationFilters | 
         queryset = queryset.filter(assignee_id=filters["assignee_id"])
     if filters.get("unassigned"):
         queryset = queryset.filter(assignee__isnull=True)
+    if filters.get("bot_paused") is not None:
+        queryset = queryset.filter(bot_paused=filters["bot_paused"])
     if filters.get("unread") is True:
         queryset = queryset.filter(unread_count__gt=0)
     elif filters.get("unread") is False:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 
 from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 
@@ -41,24 +44,83 @@ class OrderEventInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
+# What a button or an action says, in words (pickup orders are collected, not delivered).
+MOVE_LABELS = {
+    OrderStatus.CONFIRMED: "Confirm",
+    OrderStatus.PREPARING: "Start preparing",
+    OrderStatus.OUT_FOR_DELIVERY: "Mark out for delivery",
+    OrderStatus.DELIVERED: "Mark delivered",
+    OrderStatus.CANCELLED: "Cancel order",
+}
+PICKUP_LABELS = {OrderStatus.DELIVERED: "Mark collected"}
+
+
+def move_label(order: Order, to_status: str) -> str:
+    if order.fulfilment == "pickup" and to_status in PICKUP_LABELS:
+        return PICKUP_LABELS[to_status]
+    return MOVE_LABELS.get(to_status, to_status.replace("_", " ").capitalize())
+
+
+ACTION_LABELS = {**MOVE_LABELS, OrderStatus.DELIVERED: "Mark delivered / collected"}
+
+
 def _mark_action(to_status: str):
     def action(modeladmin: OrderAdmin, request, queryset):
         modeladmin.orders_move(request, queryset, to_status)
 
     action.__name__ = f"mark_{to_status.lower()}"
-    return admin.action(description=f"Mark {to_status}")(action)
+    return admin.action(description=ACTION_LABELS[to_status])(action)
 
 
 @admin.register(Order)
 class OrderAdmin(TenantScopedAdmin):
-    list_display = ("number", "restaurant", "status", "fulfilment", "customer", "total", "currency", "created_at")
+    list_display = ("number", "status", "fulfilment", "customer", "total", "created_at", "restaurant")
     list_filter = ("status", "fulfilment", RESTAURANT_FILTER)
     search_fields = ("=number", "conversation__customer_phone", "conversation__customer_name")
     list_select_related = ("restaurant", "conversation")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Order._meta.fields] + ["can_move_to"]
+    readonly_fields = [f.name for f in Order._meta.fields]
     inlines = [OrderItemInline, OrderEventInline]
     actions = [_mark_action(status) for status in STAFF_TARGET_STATUSES]
+    change_form_template = "backoffice/order_change_form.html"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # orders are cancelled, never deleted
+        return actions
+
+    def has_delete_permission(self, request, obj=None):  # noqa: ARG002
+        return False
+
+    def get_urls(self):
+        move = self.admin_site.admin_view(self.move_view)
+        return [path("<int:object_id>/move/", move, name="orders_order_move"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, object_id)
+        moves = []
+        if order is not None and self.has_change_permission(request, order):
+            moves = [
+                {"status": status, "label": move_label(order, status), "danger": status == OrderStatus.CANCELLED}
+                for status in order_next_statuses(order=order)
+                if status in STAFF_TARGET_STATUSES
+            ]
+        extra_context = {**(extra_context or {}), "order_moves": moves}
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+    def move_view(self, request, object_id: int):
+        """One button on the order page: move this order to the status the button names."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        order = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_change_permission(request, order):
+            return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        to_status = request.POST.get("to_status", "")
+        if to_status not in STAFF_TARGET_STATUSES:
+            self.message_user(request, "Pick one of the buttons.", messages.ERROR)
+        else:
+            self.orders_move(request, self.get_queryset(request).filter(pk=order.pk), to_status)
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
     def has_add_permission(self, request):  # noqa: ARG002
         return False  # orders are placed by customers through the bot
@@ -66,10 +128,6 @@ class OrderAdmin(TenantScopedAdmin):
     @admin.display(description="customer")
     def customer(self, obj: Order) -> str:
         return obj.conversation.customer_name or obj.conversation.customer_phone
-
-    @admin.display(description="can move to")
-    def can_move_to(self, obj: Order) -> str:
-        return ", ".join(order_next_statuses(order=obj)) or "—"
 
     def orders_move(self, request, queryset, to_status: str) -> None:
         moved = 0
@@ -81,7 +139,8 @@ class OrderAdmin(TenantScopedAdmin):
             else:
                 moved += 1
         if moved:
-            self.message_user(request, f"{moved} order(s) marked {to_status}.", messages.SUCCESS)
+            label = OrderStatus(to_status).label.lower()
+            self.message_user(request, f"{moved} order(s) now {label}.", messages.SUCCESS)
 
 
 @admin.register(Rating)

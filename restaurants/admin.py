@@ -9,7 +9,7 @@ from providers.registry import provider_choices, provider_for, providers, secret
 from sufrahbot.crypto import mask
 
 from .admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
-from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffMembership
+from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffMembership, StaffRole
 from .selectors import sender_webhook_url
 from .services import sender_credentials_clean, sender_number_validate, sender_register, sender_update
 
@@ -178,6 +178,7 @@ class MenuItemInline(admin.TabularInline):
 @admin.register(Restaurant)
 class RestaurantAdmin(TenantScopedAdmin):
     restaurant_lookup = "pk"
+    manage_role = StaffRole.ADMIN
     list_display = ("slug", "name_en", "name_ar", "default_language", "currency", "active")
     list_filter = ("active", "default_language")
     search_fields = ("slug", "name_en", "name_ar")
@@ -186,9 +187,17 @@ class RestaurantAdmin(TenantScopedAdmin):
     def has_add_permission(self, request):
         return request.user.is_superuser  # new tenants are the platform's to create
 
+    def get_readonly_fields(self, request, obj=None):
+        # The slug routes the simulator and commands, "active" switches the tenant off: the platform's call.
+        return () if request.user.is_superuser else ("slug", "active")
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if request.user.is_superuser else {}
+
 
 @admin.register(MenuCategory)
 class MenuCategoryAdmin(TenantScopedAdmin):
+    manage_role = StaffRole.ADMIN
     list_display = ("name_en", "name_ar", "restaurant", "sort_order", "active")
     list_filter = (RESTAURANT_FILTER, "active")
     inlines = [MenuItemInline]
@@ -229,6 +238,7 @@ class MenuItemAdminForm(forms.ModelForm):
 
 @admin.register(MenuItem)
 class MenuItemAdmin(TenantScopedAdmin):
+    manage_role = StaffRole.ADMIN
     form = MenuItemAdminForm
     list_display = ("name_en", "name_ar", "category", "restaurant", "price", "available")
     list_filter = (RESTAURANT_FILTER, "available", ("category", admin.RelatedOnlyFieldListFilter))
@@ -237,6 +247,17 @@ class MenuItemAdmin(TenantScopedAdmin):
 
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(TenantScopedAdmin):
-    platform_only = True
-    list_display = ("user", "restaurant", "role")
+    """A restaurant's ADMINs see its staff, change roles and remove people; new staff come through the
+    "Invite staff" page (a password-set link), so nobody picks from the platform's whole user list."""
+
+    manage_role = StaffRole.ADMIN
+    list_display = ("user", "role", "restaurant", "created_at")
     list_filter = ("role", RESTAURANT_FILTER)
+    search_fields = ("user__username", "user__email")
+    change_list_template = "backoffice/membership_change_list.html"
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if request.user.is_superuser or obj is None else ("user", "restaurant")

@@ -12,13 +12,22 @@ from django.contrib import admin
 from .models import Restaurant, StaffMembership
 
 
-def restaurant_ids_of(user) -> list[int]:
-    return list(StaffMembership.objects.filter(user=user).values_list("restaurant_id", flat=True))
+def restaurant_ids_of(user, *, role: str | None = None) -> list[int]:
+    memberships = StaffMembership.objects.filter(user=user)
+    if role is not None:
+        memberships = memberships.filter(role=role)
+    return list(memberships.values_list("restaurant_id", flat=True))
 
 
 class TenantScopedAdmin(admin.ModelAdmin):
     restaurant_lookup = "restaurant"  # from this model to its Restaurant ("pk" on Restaurant itself)
     platform_only = False
+    # A role needed in the row's restaurant (ADMIN for the menu, staff, the restaurant's settings): an AGENT
+    # of one restaurant who is ADMIN of another sees only the other's menu.
+    manage_role: str | None = None
+
+    def scoped_restaurant_ids(self, request) -> list[int]:
+        return restaurant_ids_of(request.user, role=self.manage_role)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -26,7 +35,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
             return queryset
         if self.platform_only:
             return queryset.none()
-        return queryset.filter(**{f"{self.restaurant_lookup}__in": restaurant_ids_of(request.user)})
+        return queryset.filter(**{f"{self.restaurant_lookup}__in": self.scoped_restaurant_ids(request)})
 
     def _platform_gate(self, request) -> bool:
         return request.user.is_superuser or not self.platform_only
@@ -49,7 +58,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Choices of a restaurant, or of anything that belongs to one, stop at the user's restaurants.
         if not request.user.is_superuser:
-            ids = restaurant_ids_of(request.user)
+            ids = self.scoped_restaurant_ids(request)
             related = db_field.related_model
             if related is Restaurant:
                 kwargs["queryset"] = Restaurant.objects.filter(pk__in=ids)

@@ -12,6 +12,9 @@ class Language(models.TextChoices):
     ENGLISH = "en", "English"
 
 
+HEX_COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #0f766e.")
+
+
 class Restaurant(models.Model):
     name_ar = models.CharField(max_length=200)
     name_en = models.CharField(max_length=200)
@@ -28,6 +31,14 @@ class Restaurant(models.Model):
     promo_links = models.TextField(blank=True, help_text="Shown to customers who rate 4–5 stars (one per line).")
     session_timeout_minutes = models.PositiveIntegerField(default=120)
     active = models.BooleanField(default=True)
+    # Branding: shown to the restaurant's staff on their admin pages and the inbox.
+    logo_url = models.URLField(blank=True, help_text="A square image (PNG/SVG), shown in the admin header.")
+    brand_color = models.CharField(
+        max_length=7, default="#0f766e", validators=[HEX_COLOR], help_text="Header colour, e.g. #0f766e."
+    )
+    accent_color = models.CharField(
+        max_length=7, default="#f59e0b", validators=[HEX_COLOR], help_text="Links and buttons, e.g. #f59e0b."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

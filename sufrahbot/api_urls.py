@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from backoffice import api as backoffice_api
 from conversations import api as conversations_api
 from orders import api as orders_api
 from restaurants import api as restaurants_api
@@ -26,6 +27,7 @@ restaurant_urlpatterns = [
     path("orders/", orders_api.OrderListApi.as_view(), name="orders"),
     path("orders/<int:oid>/", orders_api.OrderDetailApi.as_view(), name="order"),
     path("orders/<int:oid>/transition/", orders_api.OrderTransitionApi.as_view(), name="order-transition"),
+    path("analytics/", backoffice_api.AnalyticsApi.as_view(), name="analytics"),
     path("menu/", restaurants_api.MenuApi.as_view(), name="menu"),
     path("menu/categories/", restaurants_api.MenuCategoryListApi.as_view(), name="menu-categories"),
     path(

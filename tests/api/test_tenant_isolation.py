@@ -31,6 +31,7 @@ OPERATIONS = [
     ("get", "orders/", None),
     ("get", "orders/{oid}/", None),
     ("post", "orders/{oid}/transition/", {"to": "CANCELLED"}),
+    ("get", "analytics/", None),
     ("get", "menu/", None),
     ("get", "menu/categories/", None),
     ("post", "menu/categories/", {"name_ar": "س", "name_en": "S"}),

@@ -1,0 +1,217 @@
+// The live inbox: a client of the dashboard API (/api/v1/) and the events websocket (/ws/events/).
+// Replies go through the API (conversation_reply: queued, bot paused); every change arrives as an event.
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("inbox-config").textContent);
+  const rid = cfg.restaurant_id;
+  const base = `${cfg.api}restaurants/${rid}/`;
+  let access = cfg.access;
+  let refresh = cfg.refresh;
+  let filter = "all";
+  let current = cfg.conversation_id || null;
+  let conversation = null;
+  const orders = new Map(); // id -> order, for the open conversation
+  const $ = (id) => document.getElementById(id);
+
+  const FILTERS = {
+    all: "",
+    unread: "unread=true",
+    mine: "assignee=me",
+    waiting: "bot_paused=true&status=open",
+    resolved: "status=resolved",
+  };
+  const STATUS_WORDS = {
+    DRAFT: "Cart", CONFIRMED: "Confirmed", PREPARING: "Preparing", OUT_FOR_DELIVERY: "Out for delivery",
+    DELIVERED: "Delivered", RATED: "Rated", CANCELLED: "Cancelled",
+  };
+
+  async function refreshToken() {
+    const response = await fetch(`${cfg.api}auth/token/refresh/`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh }),
+    });
+    if (!response.ok) { location.reload(); return; } // the session page issues a fresh pair
+    const body = await response.json();
+    access = body.access;
+    refresh = body.refresh || refresh;
+  }
+
+  async function api(path, options = {}, retried = false) {
+    const headers = Object.assign({ Authorization: `Bearer ${access}` }, options.headers || {});
+    if (options.body) headers["Content-Type"] = "application/json";
+    const response = await fetch(path.startsWith("/") ? path : base + path, Object.assign({}, options, { headers }));
+    if (response.status === 401 && !retried) { await refreshToken(); return api(path, options, true); }
+    const body = response.status === 204 ? null : await response.json();
+    if (!response.ok) {
+      const error = new Error((body && body.error && body.error.message) || response.statusText);
+      error.body = body;
+      throw error;
+    }
+    return body;
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "class") node.className = value; else if (value !== null && value !== undefined) node.setAttribute(key, value);
+    }
+    for (const child of children) if (child !== null && child !== undefined) node.append(child);
+    return node;
+  }
+
+  function when(iso) {
+    return iso ? new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "";
+  }
+
+  // --- the list --------------------------------------------------------------------------------------
+  async function loadList() {
+    const page = await api(`conversations/?${FILTERS[filter]}`);
+    const list = $("inbox-list");
+    list.replaceChildren(...page.results.map((c) => {
+      const li = el("li", { "data-id": c.id, class: c.id === current ? "active" : "" },
+        c.unread_count ? el("span", { class: "badge", title: "unread" }, String(c.unread_count)) : null,
+        el("div", { class: "name", dir: "auto" }, c.customer_name || c.customer_phone),
+        el("div", { class: "preview", dir: "auto" }, c.last_message ? c.last_message.preview : ""),
+        el("div", { class: "quiet" }, `${c.bot_paused ? "with staff" : "bot"} · ${c.status} · ${when(c.last_activity_at)}`));
+      li.addEventListener("click", () => open(c.id));
+      return li;
+    }));
+    if (!page.results.length) list.append(el("li", { class: "quiet" }, "No conversations here."));
+  }
+
+  // --- one conversation -----------------------------------------------------------------------------
+  function renderHead() {
+    const c = conversation;
+    $("thread-name").textContent = c.customer_name || c.customer_phone;
+    $("thread-phone").textContent = c.customer_phone;
+    $("thread-state").textContent = [
+      c.status === "resolved" ? "resolved" : "open",
+      c.bot_paused ? "bot paused" : "bot answering",
+      c.assignee ? `assigned to ${c.assignee.name}` : "unassigned",
+    ].join(" · ");
+    $("btn-resume").disabled = !c.bot_paused;
+    $("btn-assign").disabled = !!(c.assignee && c.assignee.id === cfg.user_id);
+    $("btn-resolve").hidden = c.status === "resolved";
+    $("btn-reopen").hidden = c.status !== "resolved";
+  }
+
+  function messageItem(m) {
+    const staff = m.sent_by || (m.sent_by_id ? { name: "staff" } : null);
+    const li = el("li", { class: `${m.direction}${staff ? " staff" : ""}`, "data-id": m.id, dir: "auto" }, m.body || `[${m.kind}]`);
+    const content = m.content || {};
+    const options = (content.buttons || []).map((b) => b.title)
+      .concat(...(content.sections || []).map((s) => (s.rows || []).map((r) => r.title)));
+    if (options.length) {
+      li.append(el("div", { class: "sufrah-buttons" }, ...options.map((title) => el("span", { class: "sufrah-chip", dir: "auto" }, title))));
+    }
+    const who = m.direction === "in" ? "customer" : staff ? staff.name : "bot";
+    li.append(el("span", { class: "meta" }, `${who} · ${when(m.created_at)}${m.direction === "out" ? ` · ${m.status}` : ""}`));
+    return li;
+  }
+
+  async function loadMessages() {
+    const page = await api(`conversations/${current}/messages/`);
+    const box = $("thread-messages");
+    box.replaceChildren(...page.results.slice().reverse().map(messageItem)); // oldest at the top, like a chat
+    box.scrollTop = box.scrollHeight;
+  }
+
+  function renderOrders() {
+    const mine = [...orders.values()].filter((o) => o.conversation_id === current).sort((a, b) => b.id - a.id).slice(0, 4);
+    $("thread-orders").replaceChildren(...mine.map((o) =>
+      el("a", { class: "order", href: `/admin/orders/order/${o.id}/change/`, "data-order": o.id, target: "_blank" },
+        `#${o.number} · `, el("b", { class: "order-status" }, STATUS_WORDS[o.status] || o.status), ` · ${o.total} ${o.currency}`)));
+  }
+
+  async function loadOrders() {
+    const page = await api("orders/");
+    orders.clear();
+    for (const o of page.results) orders.set(o.id, o);
+    renderOrders();
+  }
+
+  async function open(id) {
+    current = id;
+    history.replaceState(null, "", `?restaurant=${rid}&conversation=${id}`);
+    $("inbox-thread").hidden = false;
+    $("inbox-empty").hidden = true;
+    conversation = await api(`conversations/${id}/`);
+    renderHead();
+    await Promise.all([loadMessages(), loadOrders()]);
+    if (conversation.unread_count) conversation = await api(`conversations/${id}/`, { method: "PATCH", body: JSON.stringify({ mark_read: true }) });
+    loadList();
+  }
+
+  async function update(fields) {
+    conversation = await api(`conversations/${current}/`, { method: "PATCH", body: JSON.stringify(fields) });
+    renderHead();
+    loadList();
+  }
+
+  $("btn-assign").addEventListener("click", () => update({ assignee: cfg.user_id }));
+  $("btn-resume").addEventListener("click", () => update({ bot_paused: false }));
+  $("btn-resolve").addEventListener("click", () => update({ status: "resolved" }));
+  $("btn-reopen").addEventListener("click", () => update({ status: "open" }));
+  for (const button of document.querySelectorAll(".inbox-tabs button")) {
+    button.addEventListener("click", () => {
+      filter = button.dataset.filter;
+      document.querySelectorAll(".inbox-tabs button").forEach((b) => b.classList.toggle("active", b === button));
+      loadList();
+    });
+  }
+
+  $("reply-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = $("reply-body").value.trim();
+    if (!body || !current) return;
+    $("reply-send").disabled = true;
+    $("reply-error").hidden = true;
+    try {
+      // One key per typed reply: a double click or a retried request sends it once.
+      const key = $("reply-form").dataset.key || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+      $("reply-form").dataset.key = key;
+      await api(`conversations/${current}/messages/`, { method: "POST", headers: { "Idempotency-Key": key }, body: JSON.stringify({ body }) });
+      $("reply-body").value = "";
+      delete $("reply-form").dataset.key;
+      await Promise.all([loadMessages(), api(`conversations/${current}/`).then((c) => { conversation = c; renderHead(); })]);
+    } catch (error) {
+      $("reply-error").textContent = `Not sent: ${error.message}`;
+      $("reply-error").hidden = false;
+    } finally {
+      $("reply-send").disabled = false;
+    }
+  });
+
+  // --- live events ----------------------------------------------------------------------------------
+  let backoff = 1000;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}${cfg.ws}?restaurant=${rid}`, ["sufrah.jwt", access]);
+    const live = $("inbox-live");
+    socket.addEventListener("message", (frame) => {
+      const event = JSON.parse(frame.data);
+      if (event.type === "subscribed") { live.dataset.state = "live"; live.textContent = "live"; backoff = 1000; return; }
+      if (event.type && event.type.startsWith("message.")) {
+        if (current && event.message.conversation_id === current) loadMessages();
+        loadList();
+      } else if (event.type === "conversation.updated") {
+        if (current && event.conversation.id === current) api(`conversations/${current}/`).then((c) => { conversation = c; renderHead(); });
+        loadList();
+      } else if (event.type === "order.created" || event.type === "order.updated") {
+        orders.set(event.order.id, event.order);
+        renderOrders();
+      }
+    });
+    socket.addEventListener("close", async (event) => {
+      live.dataset.state = "offline";
+      live.textContent = "reconnecting…";
+      if (event.code === 4403) { live.textContent = "not allowed"; return; }
+      if (event.code === 4401) await refreshToken();
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 30000);
+    });
+  }
+
+  loadList();
+  if (current) open(current);
+  connect();
+})();
