@@ -46,17 +46,24 @@ def _frame(title: str, y_max: float, body: str, labels: Sequence[str], xs: Seque
     )
 
 
+def _count_max(value: float) -> float:
+    """A top for counts: a multiple of 4 so the five grid lines land on whole numbers."""
+    top = _nice_max(value)
+    return float(max(4, -(-int(top) // 4) * 4))
+
+
 def bar_chart(points: Sequence[tuple[str, float]], *, title: str) -> SafeString:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    y_max = _nice_max(max((value for _, value in points), default=0))
+    y_max = _count_max(max((value for _, value in points), default=0))
     slot = plot_w / max(len(points), 1)
     bars, xs = [], []
     for index, (label, value) in enumerate(points):
         h = plot_h * value / y_max
-        x = LEFT + index * slot + slot * 0.15
+        width = min(slot * 0.7, 48)
+        x = LEFT + index * slot + (slot - width) / 2
         xs.append(LEFT + index * slot + slot / 2)
         bars.append(
-            f'<rect x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" class="bar">'
+            f'<rect x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{width:.1f}" height="{h:.1f}" class="bar">'
             f"<title>{escape(label)}: {value:,.0f}</title></rect>"
         )
     return _frame(title, y_max, "".join(bars), [label for label, _ in points], xs)

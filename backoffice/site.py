@@ -8,6 +8,8 @@ hang off this site so they share its login, CSRF and look.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
 from django.urls import path
 
 from restaurants.admin_permissions import user_is_restaurant_staff
@@ -18,10 +20,23 @@ from .branding import branding_for
 PLATFORM_HEADER = "Sufrah back office"
 
 
+class MembershipLoginForm(AdminAuthenticationForm):
+    """Django's admin login asks for is_staff; here a restaurant membership is enough."""
+
+    def confirm_login_allowed(self, user) -> None:
+        if not user_is_restaurant_staff(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
 class SufrahAdminSite(admin.AdminSite):
     site_header = PLATFORM_HEADER
     site_title = "Sufrah"
     index_title = "Back office"
+    login_form = MembershipLoginForm
     enable_nav_sidebar = False  # the sidebar costs a 1,366-pixel screen a quarter of its width
 
     def has_permission(self, request) -> bool:

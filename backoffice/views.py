@@ -57,6 +57,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "access": tokens["access"],
         "refresh": tokens["refresh"],
         "conversation_id": _int_or_none(request.GET.get("conversation")),
+        "timezone": restaurant.timezone,
     }
     context = {
         **admin.site.each_context(request),
@@ -91,6 +92,8 @@ def analytics_page(request: HttpRequest, rid: int) -> HttpResponse:
         start = form.cleaned_data.get("start") or period.start
         end = form.cleaned_data.get("end") or period.end
         period = AnalyticsRange(start=start, end=end)
+    if not form.is_bound:
+        form = RangeForm(initial={"start": period.start, "end": period.end})
     summary = analytics_summary(restaurant=restaurant, period=period)
     days = summary["orders_per_day"]
     charts = {

@@ -8,11 +8,12 @@ subprotocol). See docs/events.md.
 
 from __future__ import annotations
 
+import json
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
-from channels.security.websocket import OriginValidator
+from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.exceptions import AuthenticationFailed
@@ -27,6 +28,9 @@ class SettingsOriginValidator(OriginValidator):
 
     Patterns follow OriginValidator: "https://dash.example.com", "dash.example.com", ".example.com", "*".
     A connection without an Origin header is refused unless "*" is allowed.
+
+    A refused handshake answers HTTP 403 with the error body saying why (servers that support the ASGI
+    websocket denial response, such as uvicorn); a browser only ever sees close code 1006 either way.
     """
 
     def __init__(self, application):
@@ -34,7 +38,38 @@ class SettingsOriginValidator(OriginValidator):
 
     async def __call__(self, scope, receive, send):
         self.allowed_origins = list(settings.WEBSOCKET_ALLOWED_ORIGINS)
-        return await super().__call__(scope, receive, send)
+        origin_header = dict(scope.get("headers") or []).get(b"origin")
+        try:
+            parsed = urlparse(origin_header.decode("latin1")) if origin_header is not None else None
+        except UnicodeDecodeError:
+            parsed = None
+        if self.valid_origin(parsed):
+            return await self.application(scope, receive, send)
+        return await _deny_origin(scope, receive, send, origin_header)
+
+
+async def _deny_origin(scope, receive, send, origin_header: bytes | None) -> None:
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        return await WebsocketDenier()(scope, receive, send)
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return None
+    origin = origin_header.decode("latin1", "replace") if origin_header is not None else None
+    reason = (
+        f"Origin {origin!r} is not allowed: add it to WEBSOCKET_ALLOWED_ORIGINS."
+        if origin
+        else "No Origin header: send one listed in WEBSOCKET_ALLOWED_ORIGINS."
+    )
+    body = json.dumps({"error": {"code": "origin_not_allowed", "message": reason, "details": {}}}).encode()
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": 403,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
+    return None
 
 
 def token_from_scope(scope: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -37,6 +37,17 @@ def _index_apps(response) -> set[str]:
     return {model["object_name"] for app in response.context["app_list"] for model in app["models"]}
 
 
+def test_a_member_signs_in_on_the_admin_login_page_and_a_user_without_one_cannot(client, two_restaurants):
+    mine, _ = two_restaurants
+    agent, stranger = member(mine, "AGENT"), UserFactory()
+
+    refused = client.post("/admin/login/", {"username": stranger.username, "password": "pass-word-123"})
+    signed_in = client.post("/admin/login/?next=/admin/", {"username": agent.username, "password": "pass-word-123"})
+
+    assert refused.status_code == 200 and "correct username and password" in refused.content.decode()
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
+
+
 def test_an_agent_with_only_a_membership_works_orders_and_conversations(client, two_restaurants):
     mine, _ = two_restaurants
     client.force_login(member(mine, "AGENT"))

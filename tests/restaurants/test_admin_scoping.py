@@ -100,9 +100,20 @@ def test_choices_offer_only_their_restaurant_and_its_categories(staff_client, te
     assert f'value="{category.pk}"' not in page
 
 
-@pytest.mark.parametrize("model", ["restaurants/sender", "webhooks/webhookevent", "restaurants/staffmembership"])
+@pytest.mark.parametrize("model", ["restaurants/sender", "webhooks/webhookevent"])
 def test_platform_pages_are_refused_to_restaurant_staff(staff_client, model):
     assert staff_client.get(f"/admin/{model}/").status_code == 403
+
+
+def test_a_restaurant_admin_sees_only_their_own_staff(staff_client, tenants):
+    outsider = UserFactory(username="their-cook")
+    StaffMembership.objects.create(user=outsider, restaurant=tenants["theirs"]["restaurant"], role="AGENT")
+
+    page = staff_client.get("/admin/restaurants/staffmembership/")
+
+    assert page.status_code == 200
+    assert "their-cook" not in page.content.decode() and "Invite staff" in page.content.decode()
+    assert staff_client.get("/admin/restaurants/staffmembership/add/").status_code == 403
 
 
 def test_staff_cannot_create_restaurants(staff_client):

@@ -59,7 +59,8 @@
   }
 
   function when(iso) {
-    return iso ? new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "";
+    // The restaurant's clock, whatever the browser's timezone.
+    return iso ? new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short", timeZone: cfg.timezone }) : "";
   }
 
   // --- the list --------------------------------------------------------------------------------------
@@ -191,7 +192,11 @@
       const event = JSON.parse(frame.data);
       if (event.type === "subscribed") { live.dataset.state = "live"; live.textContent = "live"; backoff = 1000; return; }
       if (event.type && event.type.startsWith("message.")) {
-        if (current && event.message.conversation_id === current) loadMessages();
+        if (current && event.message.conversation_id === current) {
+          loadMessages();
+          // Staff are looking at it: a message arriving in the open thread is read.
+          if (event.type === "message.received") api(`conversations/${current}/`, { method: "PATCH", body: JSON.stringify({ mark_read: true }) });
+        }
         loadList();
       } else if (event.type === "conversation.updated") {
         if (current && event.conversation.id === current) api(`conversations/${current}/`).then((c) => { conversation = c; renderHead(); });

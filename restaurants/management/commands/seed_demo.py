@@ -99,7 +99,12 @@ class Command(BaseCommand):
             if password:
                 user.set_password(password)
                 user.save(update_fields=["password"])
-            self.stdout.write("Staff login: demo (already created; password unchanged unless --password was given)")
+                self.stdout.write(self.style.SUCCESS(f"Staff login: demo / {password}  (password reset)"))
+            else:
+                self.stdout.write(
+                    "Staff login: demo (created on the first start; password unchanged). To reset it: "
+                    "DEMO_STAFF_PASSWORD=new-password ./dev run   or   ./dev manage seed_demo --password new-password"
+                )
         verb = "Created" if created else "Found"
         self.stdout.write(
             f"{verb} demo restaurant '{restaurant.slug}' ({restaurant.name_en} / {restaurant.name_ar}), "
