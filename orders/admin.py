@@ -9,7 +9,7 @@ from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 
 from .models import Order, OrderEvent, OrderItem, OrderStatus, Rating, RatingPrompt
 from .selectors import order_next_statuses
-from .services import IllegalTransition, order_transition
+from .services import Driver, IllegalTransition, order_transition
 
 # Statuses staff can move an order to from the admin. RATED is left out: only a customer's rating gets there.
 STAFF_TARGET_STATUSES = (
@@ -105,7 +105,8 @@ class OrderAdmin(TenantScopedAdmin):
                 for status in order_next_statuses(order=order)
                 if status in STAFF_TARGET_STATUSES
             ]
-        extra_context = {**(extra_context or {}), "order_moves": moves}
+        goes_out = any(m["status"] == OrderStatus.OUT_FOR_DELIVERY for m in moves)
+        extra_context = {**(extra_context or {}), "order_moves": moves, "asks_driver": goes_out}
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
     def move_view(self, request, object_id: int):
@@ -116,10 +117,12 @@ class OrderAdmin(TenantScopedAdmin):
         if not self.has_change_permission(request, order):
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         to_status = request.POST.get("to_status", "")
+        name = request.POST.get("driver_name", "").strip()
+        driver = Driver(name=name, phone=request.POST.get("driver_phone", "").strip()) if name else None
         if to_status not in STAFF_TARGET_STATUSES:
             self.message_user(request, "Pick one of the buttons.", messages.ERROR)
         else:
-            self.orders_move(request, self.get_queryset(request).filter(pk=order.pk), to_status)
+            self.orders_move(request, self.get_queryset(request).filter(pk=order.pk), to_status, driver=driver)
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
     def has_add_permission(self, request):  # noqa: ARG002
@@ -129,11 +132,11 @@ class OrderAdmin(TenantScopedAdmin):
     def customer(self, obj: Order) -> str:
         return obj.conversation.customer_name or obj.conversation.customer_phone
 
-    def orders_move(self, request, queryset, to_status: str) -> None:
+    def orders_move(self, request, queryset, to_status: str, driver: Driver | None = None) -> None:
         moved = 0
         for order in queryset.order_by("pk"):
             try:
-                order_transition(order=order, to_status=to_status, actor=request.user, note="admin")
+                order_transition(order=order, to_status=to_status, actor=request.user, note="admin", driver=driver)
             except IllegalTransition as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:

@@ -13,7 +13,7 @@ from sufrahbot.pagination import CursorPage, paginated_response
 
 from .models import Fulfilment, Order, OrderStatus, Rating
 from .selectors import order_get, order_list, order_next_statuses
-from .services import IllegalTransition, order_transition
+from .services import Driver, IllegalTransition, order_transition
 
 # RATED comes from the customer's rating and DRAFT only exists inside order placement.
 STAFF_TARGET_STATUSES = [s for s in OrderStatus if s not in (OrderStatus.DRAFT, OrderStatus.RATED)]
@@ -69,6 +69,10 @@ class OrderDetailSerializer(OrderSerializer):
     longitude = serializers.FloatField(allow_null=True)
     notes = serializers.CharField()
     language = serializers.CharField()
+    driver_name = serializers.CharField()
+    driver_phone = serializers.CharField()
+    left_at = serializers.DateTimeField(allow_null=True)
+    arrived_at = serializers.DateTimeField(allow_null=True)
     events = OrderEventSerializer(many=True, source="events.all")
     next_statuses = serializers.SerializerMethodField(help_text="Where the order may be moved from here.")
     rating = serializers.SerializerMethodField()
@@ -143,6 +147,10 @@ class OrderDetailApi(RestaurantScopedView):
 class OrderTransitionInputSerializer(serializers.Serializer):
     to = serializers.ChoiceField(choices=STAFF_TARGET_STATUSES, help_text="The status to move the order to.")
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    driver_name = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100, help_text="With OUT_FOR_DELIVERY: who carries it."
+    )
+    driver_phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
 
 
 class IllegalTransitionError(ConflictError):
@@ -165,13 +173,10 @@ class OrderTransitionApi(RestaurantScopedView):
         order = _order_or_404(restaurant=self.restaurant, order_id=oid)
         serializer = OrderTransitionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        driver = Driver(name=data["driver_name"], phone=data["driver_phone"]) if data["driver_name"].strip() else None
         try:
-            order_transition(
-                order=order,
-                to_status=serializer.validated_data["to"],
-                actor=request.user,
-                note=serializer.validated_data["note"],
-            )
+            order_transition(order=order, to_status=data["to"], actor=request.user, note=data["note"], driver=driver)
         except IllegalTransition as exc:
             order.refresh_from_db()
             raise IllegalTransitionError(

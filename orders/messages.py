@@ -28,6 +28,8 @@ def order_status_text(
     restaurant_name: str,
     total: Decimal,
     currency: str,
+    driver_name: str = "",
+    driver_phone: str = "",
 ) -> str | None:
     """The customer's message for an order that just reached `status`; None where there is nothing to say
     (a draft; a rating, which rating_record answers itself)."""
@@ -48,6 +50,13 @@ def order_status_text(
     if status == OrderStatus.PREPARING:
         return _pick(language, ar=f"طلبك رقم {n} قيد التحضير 👨‍🍳", en=f"Your order {n} is being prepared 👨‍🍳")
     if status == OrderStatus.OUT_FOR_DELIVERY:
+        if driver_name:
+            phone = f" ({driver_phone})" if driver_phone else ""
+            return _pick(
+                language,
+                ar=f"طلبك رقم {n} في الطريق إليك 🛵 يوصله لك {driver_name}{phone}.",
+                en=f"Your order {n} is on its way 🛵 {driver_name}{phone} is bringing it.",
+            )
         return _pick(language, ar=f"طلبك رقم {n} في الطريق إليك 🛵", en=f"Your order {n} is on its way 🛵")
     if status == OrderStatus.DELIVERED:
         if pickup:

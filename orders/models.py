@@ -66,6 +66,11 @@ class Order(models.Model):
     total = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
     language = models.CharField(max_length=2, help_text="The customer's language when the order was placed.")
+    # Delivery: who carries it (set when it goes out) and when it left and arrived.
+    driver_name = models.CharField(max_length=100, blank=True)
+    driver_phone = models.CharField(max_length=20, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True, help_text="When it went out for delivery.")
+    arrived_at = models.DateTimeField(null=True, blank=True, help_text="When it was delivered (or collected).")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

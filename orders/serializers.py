@@ -40,6 +40,10 @@ def order_event_data(order: Order) -> dict[str, Any]:
         "currency": order.currency,
         "language": order.language,
         "items": [order_item_data(item) for item in order.items.all()],
+        "driver_name": order.driver_name,
+        "driver_phone": order.driver_phone,
+        "left_at": order.left_at.isoformat() if order.left_at else None,
+        "arrived_at": order.arrived_at.isoformat() if order.arrived_at else None,
         "created_at": order.created_at.isoformat() if order.created_at else None,
         "updated_at": order.updated_at.isoformat() if order.updated_at else None,
     }

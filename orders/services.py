@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -171,7 +172,15 @@ def order_place(
 # --- the state machine --------------------------------------------------------------------------------
 
 
-def _order_move(*, order: Order, to_status: str, actor=None, note: str = "", notify_customer: bool = True) -> None:
+@dataclass(frozen=True)
+class Driver:
+    name: str
+    phone: str = ""
+
+
+def _order_move(
+    *, order: Order, to_status: str, actor=None, note: str = "", notify_customer: bool = True, driver=None
+) -> None:
     """Apply one transition to an order whose row the caller has locked (or just created)."""
     if to_status not in next_statuses(status=order.status, fulfilment=order.fulfilment):
         raise IllegalTransition(
@@ -181,7 +190,17 @@ def _order_move(*, order: Order, to_status: str, actor=None, note: str = "", not
         )
     from_status = order.status
     order.status = to_status
-    order.save(update_fields=["status", "updated_at"])
+    fields = ["status", "updated_at"]
+    if to_status == OrderStatus.OUT_FOR_DELIVERY:
+        order.left_at = timezone.now()
+        fields.append("left_at")
+        if driver is not None:
+            order.driver_name, order.driver_phone = driver.name.strip()[:100], driver.phone.strip()[:20]
+            fields += ["driver_name", "driver_phone"]
+    elif to_status == OrderStatus.DELIVERED:
+        order.arrived_at = timezone.now()
+        fields.append("arrived_at")
+    order.save(update_fields=fields)
     OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, actor=actor, note=note)
     restaurant = order.restaurant
     if to_status == OrderStatus.DELIVERED:
@@ -200,6 +219,8 @@ def _order_move(*, order: Order, to_status: str, actor=None, note: str = "", not
             restaurant_name=restaurant.name_in(language),
             total=order.total,
             currency=order.currency,
+            driver_name=order.driver_name,
+            driver_phone=order.driver_phone,
         )
         if text:
             _customer_tell(
@@ -212,18 +233,38 @@ def _order_move(*, order: Order, to_status: str, actor=None, note: str = "", not
 
 
 def order_transition(
-    *, order: Order, to_status: str, actor=None, note: str = "", notify_customer: bool = True
+    *,
+    order: Order,
+    to_status: str,
+    actor=None,
+    note: str = "",
+    notify_customer: bool = True,
+    driver: Driver | None = None,
 ) -> Order:
     """Move an order to `to_status`: the one place that applies the transition table.
 
     Locks the order's row, writes an OrderEvent in the same transaction, tells the customer in their
     language (skipped, never failing the move, outside the 24-hour window) and announces order.updated.
+    Going OUT_FOR_DELIVERY records when it left and the driver (the customer is told who is coming) and
+    announces delivery.started; DELIVERED of a delivery order records the arrival and delivery.completed.
     Raises IllegalTransition, with nothing written, for a move the table does not allow.
     """
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
-        _order_move(order=locked, to_status=to_status, actor=actor, note=note, notify_customer=notify_customer)
-        publish(locked.restaurant_id, {"type": "order.updated", "order": order_event_data(locked)})
+        _order_move(
+            order=locked,
+            to_status=to_status,
+            actor=actor,
+            note=note,
+            notify_customer=notify_customer,
+            driver=driver,
+        )
+        data = order_event_data(locked)
+        publish(locked.restaurant_id, {"type": "order.updated", "order": data})
+        if to_status == OrderStatus.OUT_FOR_DELIVERY:
+            publish(locked.restaurant_id, {"type": "delivery.started", "order": data})
+        elif to_status == OrderStatus.DELIVERED and locked.fulfilment == "delivery":
+            publish(locked.restaurant_id, {"type": "delivery.completed", "order": data})
     order.status, order.updated_at = locked.status, locked.updated_at
     return locked
 

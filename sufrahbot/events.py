@@ -29,6 +29,8 @@ EVENT_TYPES = {
     "order.created",
     "order.updated",
     "template.updated",
+    "delivery.started",
+    "delivery.completed",
 }
 
 
