@@ -16,11 +16,23 @@ from sufrahbot.permissions import RestaurantScopedView
 from .analytics import MAX_RANGE_DAYS, AnalyticsRange, analytics_summary, default_range
 
 
+def _plausible(value: dt.date) -> dt.date:
+    if not 2000 <= value.year <= 2100:  # also keeps end + 1 day and timezone offsets inside datetime's range
+        raise serializers.ValidationError("Give a date between 2000 and 2100.")
+    return value
+
+
 class AnalyticsRangeSerializer(serializers.Serializer):
     start = serializers.DateField(
         required=False, help_text="First day (restaurant's timezone); 30 days ago by default."
     )
     end = serializers.DateField(required=False, help_text="Last day, inclusive; today by default.")
+
+    def validate_start(self, value: dt.date) -> dt.date:
+        return _plausible(value)
+
+    def validate_end(self, value: dt.date) -> dt.date:
+        return _plausible(value)
 
     def validate(self, attrs):
         start, end = attrs.get("start"), attrs.get("end")

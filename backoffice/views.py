@@ -19,7 +19,7 @@ from restaurants.auth import token_pair_for
 from restaurants.models import Restaurant, StaffMembership, StaffRole
 from restaurants.staff import staff_invite as staff_invite_service
 
-from .analytics import AnalyticsRange, analytics_summary, default_range
+from .analytics import MAX_RANGE_DAYS, AnalyticsRange, analytics_summary, default_range
 from .branding import staff_restaurants
 from .charts import bar_chart, line_chart
 
@@ -75,8 +75,13 @@ class RangeForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("start") and cleaned.get("end") and cleaned["start"] > cleaned["end"]:
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if any(d and not 2000 <= d.year <= 2100 for d in (start, end)):
+            raise ValidationError("Give dates between 2000 and 2100.")
+        if start and end and start > end:
             raise ValidationError("The start date must not be after the end date.")
+        if start and end and (end - start).days >= MAX_RANGE_DAYS:
+            raise ValidationError(f"A range covers at most {MAX_RANGE_DAYS} days.")
         return cleaned
 
 
