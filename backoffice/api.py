@@ -10,8 +10,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from restaurants.permissions import RestaurantScopedView
 from sufrahbot.errors import error_responses
-from sufrahbot.permissions import RestaurantScopedView
 
 from .analytics import MAX_RANGE_DAYS, AnalyticsRange, analytics_summary, default_range
 
