@@ -48,6 +48,12 @@ def resolve_choice(inbound: InboundMessage, last_options: tuple[tuple[str, str],
         return ""
     number = parse_number(typed)
     if number is not None:
+        # On the stars list a typed number is the number of stars, whatever order the rows are in.
+        stars = next(
+            (oid for oid, _ in last_options if oid.startswith("rate:stars:") and oid.endswith(f":{number}")), ""
+        )
+        if stars:
+            return stars
         if 1 <= number <= len(last_options):
             return last_options[number - 1][0]
         # The rating prompt says "1 to 5" but shows three buttons: 4 or 5 typed there are stars.

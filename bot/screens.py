@@ -172,6 +172,10 @@ class Turn:
             return
         if step in ("welcome", "categories", "items") and typed and self.pick_by_name(typed):
             return
+        if parse_number(typed) is not None and self.context.last_options:
+            # A number that is not on the list: say which numbers are.
+            self.render_step(notice=t("not_understood_range", lang, max=len(self.context.last_options)))
+            return
         self.render_step(notice=t("not_understood", lang))
 
     def pick_by_name(self, typed: str) -> bool:
@@ -430,8 +434,9 @@ class Turn:
         self.welcome(notice=t("cart_cleared", self.lang))
 
     def cancel(self) -> None:
+        had_order = bool(self.s["cart"]) or self.s["step"] not in ("start", "welcome", "categories", "items")
         reset_order(self.s)
-        self.welcome(notice=t("order_cancelled", self.lang))
+        self.welcome(notice=t("order_cancelled" if had_order else "nothing_to_cancel", self.lang))
 
     def my_orders(self) -> None:
         lang = self.lang
@@ -467,6 +472,6 @@ class Turn:
         body = t("rate_ask", lang, number=order.number) if order else t("rate_ask_no_number", lang)
         rows = [
             ListRow(id=f"rate:stars:{order_id}:{n}", title="⭐" * n, description=t(f"stars_{n}", lang))
-            for n in (5, 4, 3, 2, 1)
+            for n in (1, 2, 3, 4, 5)  # row n is n stars: a customer who types "5" means five stars
         ]
         self.send(list_message(body, rows, label=t("list_stars", lang)))

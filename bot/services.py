@@ -54,8 +54,10 @@ def inbound_answer(*, message: Message, inbound: InboundMessage) -> bool:
 
 
 def _reply(*, conversation: Conversation, message: Message, inbound: InboundMessage) -> None:
-    if conversation.bot_paused:
-        return  # staff have the conversation; the bot stays silent until resumed
+    if conversation.bot_paused and not (inbound.reply_id or "").startswith("rate:"):
+        # Staff have the conversation; the bot stays silent until resumed. A tapped rating reply still goes
+        # through: the rating prompt may have reached a conversation that was handed over meanwhile.
+        return
     session, _ = BotSession.objects.get_or_create(conversation=conversation)
     context = bot_context_build(conversation=conversation, before_message_id=message.pk)
     now = timezone.now()

@@ -35,7 +35,7 @@ TEXTS: dict[str, dict[str, str]] = {
     # --- prompts ---
     "welcome_footer": {AR: "For English, type: English", EN: "للعربية اكتب: عربي"},
     "choose_category": {AR: "اختر قسماً من القائمة 👇", EN: "Pick a category from the menu 👇"},
-    "choose_item": {AR: "{category}: اختر صنفاً 👇", EN: "{category}: pick a dish 👇"},
+    "choose_item": {AR: "{category}: اختر ما يعجبك 👇", EN: "{category}: pick one 👇"},
     "ask_quantity": {
         AR: "{item} — {price}\nكم الكمية؟ اختر أو اكتب رقماً (1-{max}).",
         EN: "{item} — {price}\nHow many? Pick one or type a number (1-{max}).",
@@ -92,6 +92,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "not_understood": {
         AR: "عذراً، لم أفهم. اختر من الخيارات أو اكتب رقمها.",
         EN: "Sorry, I didn't get that. Pick an option or type its number.",
+    },
+    "not_understood_range": {
+        AR: "اختر رقماً من 1 إلى {max}.",
+        EN: "Please pick a number from 1 to {max}.",
+    },
+    "nothing_to_cancel": {
+        AR: "لا يوجد طلب لإلغائه، سلتك فارغة.",
+        EN: "There is no order to cancel: your cart is empty.",
     },
     "not_understood_quantity": {
         AR: "اكتب الكمية رقماً من 1 إلى {max}.",

@@ -92,12 +92,23 @@ def order_status_label(*, language: str, status: str) -> str:
     return _pick(language, ar=ar, en=en)
 
 
-def rating_prompt_text(*, language: str, number: int, restaurant_name: str, reminder: bool) -> str:
+def rating_prompt_text(
+    *, language: str, number: int, restaurant_name: str, reminder: bool, fulfilment: str = Fulfilment.DELIVERY
+) -> str:
     if reminder:
         return _pick(
             language,
             ar=f"تذكير: كيف كان طلبك رقم #{number} من {restaurant_name}؟ رأيك يهمنا.",
             en=f"A quick reminder: how was your order #{number} from {restaurant_name}? Your feedback helps us.",
+        )
+    if fulfilment == Fulfilment.PICKUP:
+        return _pick(
+            language,
+            ar=f"تم استلام طلبك رقم #{number}. كيف كانت تجربتك مع {restaurant_name}؟ اختر «قيّم الآن» لتقييمنا.",
+            en=(
+                f"You collected your order #{number}. How was your experience with {restaurant_name}? "
+                "Tap 'Rate now' to rate us."
+            ),
         )
     return _pick(
         language,

@@ -394,7 +394,11 @@ def rating_later(*, order: Order) -> RatingPrompt | None:
 def rating_prompt_content(*, order: Order, language: str, reminder: bool) -> OutboundContent:
     rate_now, later, help_ = messages.rating_button_titles(language=language)
     body = messages.rating_prompt_text(
-        language=language, number=order.number, restaurant_name=order.restaurant.name_in(language), reminder=reminder
+        language=language,
+        number=order.number,
+        restaurant_name=order.restaurant.name_in(language),
+        reminder=reminder,
+        fulfilment=order.fulfilment,
     )
     return OutboundContent(
         kind="buttons",

@@ -439,15 +439,42 @@ def test_rating_replies_work_at_every_step_and_leave_the_order_in_progress_alone
     cart_before = list(chat.session["cart"])
     [stars] = chat.taps("rate:now:7")
     assert stars.kind == "list" and "#1007" in stars.body
-    assert ids(stars) == [f"rate:stars:7:{n}" for n in (5, 4, 3, 2, 1)]
-    assert titles(stars) == ["⭐⭐⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐", "⭐⭐", "⭐"]
-    assert chat.says("2") == []  # four stars; the orders app answers with its thanks
+    assert ids(stars) == [f"rate:stars:7:{n}" for n in (1, 2, 3, 4, 5)]
+    assert titles(stars) == ["⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"]
+    assert chat.says("4") == []  # four stars; the orders app answers with its thanks
     assert RecordRating(order_id=7, stars=4) in chat.actions
     [ack] = chat.taps("rate:later:7")
     assert RatingLater(order_id=7) in chat.actions and "remind you" in ack.body
     chat.taps("rate:help:7")
     assert Handoff() in chat.actions
     assert chat.session["cart"] == cart_before and chat.session["step"] == step
+
+
+def test_a_typed_number_on_the_stars_list_is_the_number_of_stars():
+    chat = Chat(CONTEXT)
+    chat.taps("rate:now:7")
+
+    assert chat.says("5") == []
+
+    assert RecordRating(order_id=7, stars=5) in chat.actions
+
+
+def test_an_out_of_range_number_says_which_numbers_are_valid():
+    chat = Chat(CONTEXT)
+    [welcome] = chat.says("hi")
+
+    [again] = chat.says("9")
+
+    assert f"from 1 to {len(welcome.options())}" in again.body
+
+
+def test_cancel_with_an_empty_cart_does_not_claim_an_order_was_cancelled():
+    chat = Chat(CONTEXT)
+    chat.says("hi")
+
+    [reply] = chat.says("cancel")
+
+    assert "no order to cancel" in reply.body and "Cancelled" not in reply.body
 
 
 def test_a_typed_number_on_the_rating_prompt_picks_its_button_and_4_or_5_are_stars():

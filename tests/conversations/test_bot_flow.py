@@ -87,8 +87,8 @@ def test_a_whole_order_in_english_from_greeting_to_rated(client, fake_twilio):
     assert [b.id for b in prompt.buttons][0] == f"rate:now:{order.pk}"
 
     stars = only(customer.says("1"))  # "Rate now", typed as its number
-    assert [title for _, title in stars.options()] == ["⭐⭐⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐", "⭐⭐", "⭐"]
-    thanks = only(customer.says("1"))  # five stars
+    assert [title for _, title in stars.options()] == ["⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"]
+    thanks = only(customer.says("5"))  # five stars: on the stars list a typed number is the stars
     assert "Thank you" in thanks.body and "https://example.com/offers" in thanks.body
     order.refresh_from_db()
     assert order.status == OrderStatus.RATED and Rating.objects.get(order=order).stars == 5

@@ -1,0 +1,47 @@
+"""Bot paths that misled customers: a rating prompt answered in a handed-off conversation, pickup wording."""
+
+from __future__ import annotations
+
+import pytest
+
+from orders import messages
+from orders.models import OrderStatus, Rating
+from orders.services import order_transition, rating_prompts_send_due
+from tests.conversations.factories import TwilioCustomer
+from tests.orders.factories import placed_order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_rating_prompt_can_be_answered_while_the_conversation_is_with_staff(client, fake_twilio):
+    customer = TwilioCustomer(client)
+    customer.says("hello")
+    order = placed_order(conversation=customer.conversation)
+    for status in (OrderStatus.PREPARING, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED):
+        order = order_transition(order=order, to_status=status)
+    customer.says("help")  # handed to staff before the prompt goes out
+    assert customer.conversation.bot_paused is True
+    assert rating_prompts_send_due() == 1
+    customer.new_replies()
+
+    [stars] = customer.taps(f"rate:now:{order.pk}", "Rate now")
+    customer.taps(f"rate:stars:{order.pk}:4", "⭐⭐⭐⭐")
+
+    assert stars.kind == "list"
+    assert Rating.objects.get(order=order).stars == 4
+    assert customer.conversation.bot_paused is True  # still with staff
+    assert customer.says("where is my driver?") == []  # free text stays with staff
+
+
+@pytest.mark.parametrize("language", ["ar", "en"])
+def test_a_pickup_order_is_asked_about_as_collected_not_delivered(language):
+    pickup = messages.rating_prompt_text(
+        language=language, number=1001, restaurant_name="R", reminder=False, fulfilment="pickup"
+    )
+    delivery = messages.rating_prompt_text(
+        language=language, number=1001, restaurant_name="R", reminder=False, fulfilment="delivery"
+    )
+
+    assert "توصيل" not in pickup and "delivered" not in pickup
+    assert ("استلام" in pickup) if language == "ar" else ("collected" in pickup)
+    assert ("توصيل" in delivery) if language == "ar" else ("delivered" in delivery)
