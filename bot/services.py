@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from conversations.models import BotSession, Conversation, Message
+from conversations.ratelimit import limiter
 from conversations.services.handoff import conversation_handoff, conversation_language_set
 from conversations.services.outbound import message_send
 from orders.selectors import order_get
 from orders.services import IllegalTransition, order_place, rating_later, rating_record
-from providers.content import InboundMessage
+from providers.content import InboundMessage, OutboundContent
 
 from . import engine
 from .selectors import bot_context_build
+from .texts import t
 from .types import (
     Action,
     ActionFailed,
@@ -53,10 +56,25 @@ def inbound_answer(*, message: Message, inbound: InboundMessage) -> bool:
     return True
 
 
+def _too_fast(conversation: Conversation) -> bool:
+    """A customer over BOT_CUSTOMER_MESSAGES_PER_MINUTE: the message stays stored (staff see it) but the
+    bot does not answer it; the first one over the limit (then at most one a minute) gets a slow-down note."""
+    per_minute = settings.BOT_CUSTOMER_MESSAGES_PER_MINUTE
+    if per_minute <= 0 or limiter().reserve(f"customer:{conversation.pk}", per_minute) == 0:
+        return False
+    logger.info("customer over the message rate: not answered", extra={"conversation_id": conversation.pk})
+    if limiter().reserve(f"customer-note:{conversation.pk}", 1) == 0:
+        language = conversation.language or conversation.restaurant.default_language
+        message_send(conversation=conversation, content=OutboundContent.text(t("slow_down", language)))
+    return True
+
+
 def _reply(*, conversation: Conversation, message: Message, inbound: InboundMessage) -> None:
     if conversation.bot_paused and not (inbound.reply_id or "").startswith("rate:"):
         # Staff have the conversation; the bot stays silent until resumed. A tapped rating reply still goes
         # through: the rating prompt may have reached a conversation that was handed over meanwhile.
+        return
+    if _too_fast(conversation):
         return
     session, _ = BotSession.objects.get_or_create(conversation=conversation)
     context = bot_context_build(conversation=conversation, before_message_id=message.pk)

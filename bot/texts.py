@@ -97,6 +97,10 @@ TEXTS: dict[str, dict[str, str]] = {
         AR: "اختر رقماً من 1 إلى {max}.",
         EN: "Please pick a number from 1 to {max}.",
     },
+    "slow_down": {
+        AR: "رسائلك سريعة جداً 🙏 انتظر لحظة ثم أرسل اختيارك مرة أخرى.",
+        EN: "That's a lot of messages at once 🙏 Give me a moment, then send your choice again.",
+    },
     "nothing_to_cancel": {
         AR: "لا يوجد طلب لإلغائه، سلتك فارغة.",
         EN: "There is no order to cancel: your cart is empty.",

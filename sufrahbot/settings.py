@@ -259,6 +259,8 @@ SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))
 
 # Outbound sending
 SEND_MAX_RETRIES = int(os.environ.get("SEND_MAX_RETRIES", "6"))
+# Per customer: messages a minute the bot answers (a burst of this many, then one every 60/N s); 0 turns it off.
+BOT_CUSTOMER_MESSAGES_PER_MINUTE = int(os.environ.get("BOT_CUSTOMER_MESSAGES_PER_MINUTE", "12"))
 SEND_RETRY_BASE_SECONDS = float(os.environ.get("SEND_RETRY_BASE_SECONDS", "2"))
 SEND_RETRY_MAX_SECONDS = float(os.environ.get("SEND_RETRY_MAX_SECONDS", "600"))
 PROVIDER_HTTP_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_HTTP_TIMEOUT_SECONDS", "10"))

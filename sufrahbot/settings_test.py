@@ -8,6 +8,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-01234567
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "S5jw5d9TKJLRDlzQr2hxilw92I-adP9DCfUgkNNnYUM=")
 os.environ.setdefault("SEND_RETRY_BASE_SECONDS", "0.05")
 os.environ.setdefault("SEND_RETRY_MAX_SECONDS", "0.2")
+# Whole scripted chats run in a second; the per-customer limit has its own test with a low setting.
+os.environ.setdefault("BOT_CUSTOMER_MESSAGES_PER_MINUTE", "600")
 
 from .settings import *  # noqa: E402,F403
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conversations.models import Message
 from orders import messages
 from orders.models import OrderStatus, Rating
 from orders.services import order_transition, rating_prompts_send_due
@@ -45,3 +46,19 @@ def test_a_pickup_order_is_asked_about_as_collected_not_delivered(language):
     assert "توصيل" not in pickup and "delivered" not in pickup
     assert ("استلام" in pickup) if language == "ar" else ("collected" in pickup)
     assert ("توصيل" in delivery) if language == "ar" else ("delivered" in delivery)
+
+
+def test_a_flood_from_one_customer_is_stored_and_answered_once_with_a_slow_down_note(client, fake_twilio, settings):
+    settings.BOT_CUSTOMER_MESSAGES_PER_MINUTE = 5
+    customer = TwilioCustomer(client)
+    other = TwilioCustomer(client, restaurant=customer.sender.restaurant, phone="+966509998877")
+
+    replies = [customer.says(f"spam {n}") for n in range(30)]
+
+    answered = [r for r in replies[:5] if r]
+    assert len(answered) == 5  # the burst the limit allows
+    notes = [m for r in replies[5:] for m in r]
+    assert len(notes) == 1 and "a lot of messages" in notes[0].body
+    stored = Message.objects.filter(conversation=customer.conversation, direction="in").count()
+    assert stored == 30  # nothing the customer sent is lost
+    assert other.says("hi")  # another customer is not slowed down
