@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from io import StringIO
+
 import pytest
 
+from conversations.content import OutboundContent
+from conversations.management.commands.simulate import Command, _Chat
 from conversations.models import Message
+from conversations.services.inbound import conversation_open
+from conversations.services.outbound import message_send
 from orders import messages
 from orders.models import OrderStatus, Rating
 from orders.services import order_transition, rating_prompts_send_due
 from tests.conversations.factories import TwilioCustomer
+from tests.factories import ConsoleSenderFactory
 from tests.orders.factories import placed_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,3 +71,25 @@ def test_a_flood_from_one_customer_is_stored_and_answered_once_with_a_slow_down_
     stored = Message.objects.filter(conversation=customer.conversation, direction="in").count()
     assert stored == 30  # nothing the customer sent is lost
     assert other.says("hi")  # another customer is not slowed down
+
+
+def test_the_simulator_prints_messages_as_they_arrive_without_waiting_for_a_typed_line(fake_twilio):
+    sender = ConsoleSenderFactory()
+    out = StringIO()
+    command = Command(stdout=out)
+    command.chat = _Chat(sender=sender, phone="+966500000123", name="Sim", wait=1)
+    conversation = conversation_open(sender=sender, customer_phone="+966500000123", customer_name="Sim")
+    conversation.last_inbound_at = conversation.created_at
+    conversation.save(update_fields=["last_inbound_at"])
+    stop = threading.Event()
+    follower = command.follow_start(stop, interval=0.1)
+
+    message_send(conversation=conversation, content=OutboundContent.text("Your order #1001 is being prepared"))
+    deadline = time.monotonic() + 10
+    while "Your order #1001 is being prepared" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    follower.join(5)
+
+    assert "bot> Your order #1001 is being prepared" in out.getvalue()
+    assert out.getvalue().count("being prepared") == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from urllib.parse import urlencode, urlparse
 import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.db.models import Case, IntegerField, Value, When
 from django.test import Client
 from django.urls import reverse
@@ -39,6 +41,10 @@ HELP = """Type a message and press Enter; type a number to pick one of the bot's
 
 class Command(BaseCommand):
     help = "Chat with a restaurant's bot as a customer; each line goes through the real signed webhook."
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()  # the follower thread and the typed lines print one at a time
 
     def add_arguments(self, parser):
         parser.add_argument("--restaurant", required=True, help="the restaurant's slug (e.g. sufrah-demo)")
@@ -84,9 +90,37 @@ class Command(BaseCommand):
         )
         if sender.provider != "console":
             self.stderr.write("Note: this is a real Twilio sender: the bot's replies are really sent to " + phone)
-        for line in self._lines(opts["script"], echo=scripted):
-            if not self._say(line):
-                break
+        # Typed by a person: order news and rating prompts show up as they arrive, not at the next line.
+        stop = threading.Event()
+        follower = None if scripted else self.follow_start(stop)
+        try:
+            for line in self._lines(opts["script"], echo=scripted):
+                if not self._say(line):
+                    break
+        finally:
+            stop.set()
+            if follower is not None:
+                follower.join(5)
+
+    def follow_start(self, stop: threading.Event, interval: float = 1.0) -> threading.Thread:
+        """Print messages sent to the customer between their lines (status updates, rating prompts)."""
+
+        def follow() -> None:
+            try:
+                while not stop.wait(interval):
+                    with self.lock:
+                        messages = self.chat.new_outbound()
+                        if messages:
+                            self.stdout.write("")
+                            self._show(messages)
+                            self.stdout.write("you> ", ending="")
+                            self.stdout.flush()
+            finally:
+                connection.close()  # this thread's own database connection
+
+        thread = threading.Thread(target=follow, name="simulate-follow", daemon=True)
+        thread.start()
+        return thread
 
     def _lines(self, script: str | None, *, echo: bool) -> Iterator[str]:
         if script and script != "-":
@@ -116,7 +150,8 @@ class Command(BaseCommand):
             return True
         if command == "/wait":
             time.sleep(_float(rest, default=2.0))
-            self._show(self.chat.new_outbound())
+            with self.lock:
+                self._show(self.chat.new_outbound())
             return True
         if command in ("/location", "/loc"):
             location = _location_params(rest)
@@ -126,9 +161,10 @@ class Command(BaseCommand):
             params = self.chat.params("", **location)
         else:
             params = self.chat.params_for_text(line)
-        answered = self.chat.post(params)
-        replies = self.chat.new_outbound()
-        self._show(replies)
+        with self.lock:
+            answered = self.chat.post(params)
+            replies = self.chat.new_outbound()
+            self._show(replies)
         if not replies:
             if self.chat.bot_paused():
                 self.stdout.write("(the bot is paused for this conversation: staff will answer)")
