@@ -15,6 +15,7 @@ from django.utils import timezone
 from conversations.models import Conversation, Message
 from conversations.services.outbound import OutsideServiceWindow, message_send, service_window_open
 from providers.content import Button, OutboundContent
+from restaurants.audit import audit_changes, audit_record
 from restaurants.selectors import menu_item_get
 from sufrahbot.events import publish
 from templates.models import MessageTemplate, TemplatePurpose
@@ -251,6 +252,7 @@ def order_transition(
     """
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
+        before = {"status": locked.status, "driver_name": locked.driver_name, "driver_phone": locked.driver_phone}
         _order_move(
             order=locked,
             to_status=to_status,
@@ -258,6 +260,14 @@ def order_transition(
             note=note,
             notify_customer=notify_customer,
             driver=driver,
+        )
+        after = {"status": locked.status, "driver_name": locked.driver_name, "driver_phone": locked.driver_phone}
+        audit_record(
+            restaurant_id=locked.restaurant_id,
+            actor=actor,
+            action="order.moved",
+            target=locked,
+            changes=audit_changes(before, after),
         )
         data = order_event_data(locked)
         publish(locked.restaurant_id, {"type": "order.updated", "order": data})

@@ -9,7 +9,7 @@ from providers.registry import provider_choices, provider_for, providers, secret
 from sufrahbot.crypto import mask
 
 from .admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
-from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffMembership, StaffRole
+from .models import AuditEntry, MenuCategory, MenuItem, Restaurant, Sender, StaffMembership, StaffRole
 from .selectors import sender_webhook_url
 from .services import sender_credentials_clean, sender_number_validate, sender_register, sender_update
 
@@ -149,7 +149,9 @@ class SenderAdmin(TenantScopedAdmin):
         }
         if change:
             saved = sender_update(
-                sender=Sender.objects.get(pk=obj.pk), data={**data, "credentials": form.credentials()}
+                sender=Sender.objects.get(pk=obj.pk),
+                data={**data, "credentials": form.credentials()},
+                by=request.user,
             )
         else:
             saved = sender_register(
@@ -261,3 +263,28 @@ class StaffMembershipAdmin(TenantScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return () if request.user.is_superuser or obj is None else ("user", "restaurant")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(TenantScopedAdmin):
+    """Who did what, when, with the fields before and after: read-only, for the restaurant's ADMINs."""
+
+    manage_role = StaffRole.ADMIN
+    list_display = ("created_at", "actor", "action", "target_repr", "changed_fields", "source")
+    list_filter = ("action", "source", RESTAURANT_FILTER)
+    search_fields = ("target_repr", "actor__username", "action")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+    @admin.display(description="changed")
+    def changed_fields(self, obj: AuditEntry) -> str:
+        return ", ".join(obj.changes) or "—"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -34,9 +34,9 @@ _ADMIN: dict[str, dict[str, tuple[str, ...]]] = {
         "menucategory": ALL,
         "menuitem": ALL,
         "staffmembership": ("view", "change", "delete"),  # new staff come through the invite form
+        "auditentry": VIEW,
     },
     "message_templates": {ANY_MODEL: ALL},
-    "audit": {"auditentry": VIEW},
 }
 ROLE_GRANTS = {StaffRole.AGENT: _AGENT, StaffRole.ADMIN: _ADMIN}
 

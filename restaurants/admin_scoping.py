@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from .audit import audit_changes, audit_record
 from .models import Restaurant, StaffMembership
 
 
@@ -54,6 +55,43 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self._platform_gate(request) and super().has_delete_permission(request, obj)
+
+    # --- the audit trail of admin edits (services called from admin actions record their own) --------------
+    def _restaurant_id_of(self, obj) -> int | None:
+        if isinstance(obj, Restaurant):
+            return obj.pk
+        value = obj
+        for part in self.restaurant_lookup.split("__"):
+            value = getattr(value, part, None)
+        return getattr(value, "pk", value) if value is not None else None
+
+    def save_model(self, request, obj, form, change):
+        model_fields = {f.name for f in obj._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in model_fields]
+        before = {name: form.initial.get(name) for name in changed} if change else {}
+        super().save_model(request, obj, form, change)
+        restaurant_id = self._restaurant_id_of(obj)
+        if restaurant_id and changed:
+            audit_record(
+                restaurant_id=restaurant_id,
+                actor=request.user,
+                action=f"{obj._meta.model_name}.{'changed' if change else 'created'}",
+                target=obj,
+                changes=audit_changes(before, {name: getattr(obj, name) for name in changed}),
+                source="admin",
+            )
+
+    def delete_model(self, request, obj):
+        restaurant_id = self._restaurant_id_of(obj)
+        if restaurant_id and not isinstance(obj, Restaurant):
+            audit_record(
+                restaurant_id=restaurant_id,
+                actor=request.user,
+                action=f"{obj._meta.model_name}.deleted",
+                target=obj,
+                source="admin",
+            )
+        super().delete_model(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Choices of a restaurant, or of anything that belongs to one, stop at the user's restaurants.

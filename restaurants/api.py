@@ -193,7 +193,7 @@ class MenuCategoryListApi(RestaurantScopedView):
     def post(self, request: Request, rid: int) -> Response:
         serializer = MenuCategoryInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        category = menu_category_create(restaurant=self.restaurant, **serializer.validated_data)
+        category = menu_category_create(restaurant=self.restaurant, by=request.user, **serializer.validated_data)
         return Response(MenuCategorySerializer(category).data, status=status.HTTP_201_CREATED)
 
 
@@ -219,7 +219,7 @@ class MenuCategoryDetailApi(RestaurantScopedView):
         category = _menu_category_or_404(restaurant=self.restaurant, category_id=category_id)
         serializer = MenuCategoryPatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        category = menu_category_update(category=category, data=serializer.validated_data)
+        category = menu_category_update(category=category, data=serializer.validated_data, by=request.user)
         return Response(MenuCategorySerializer(category).data)
 
     @extend_schema(
@@ -229,7 +229,7 @@ class MenuCategoryDetailApi(RestaurantScopedView):
     )
     def delete(self, request: Request, rid: int, category_id: int) -> Response:
         category = _menu_category_or_404(restaurant=self.restaurant, category_id=category_id)
-        menu_category_delete(category=category)
+        menu_category_delete(category=category, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -265,7 +265,7 @@ class MenuItemListApi(RestaurantScopedView):
     def post(self, request: Request, rid: int) -> Response:
         serializer = MenuItemInputSerializer(data=request.data, context={"restaurant": self.restaurant})
         serializer.is_valid(raise_exception=True)
-        item = menu_item_create(restaurant=self.restaurant, **serializer.validated_data)
+        item = menu_item_create(restaurant=self.restaurant, by=request.user, **serializer.validated_data)
         return Response(MenuItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
 
@@ -290,7 +290,7 @@ class MenuItemDetailApi(RestaurantScopedView):
         item = _menu_item_or_404(restaurant=self.restaurant, item_id=item_id)
         serializer = MenuItemPatchSerializer(data=request.data, context={"restaurant": self.restaurant})
         serializer.is_valid(raise_exception=True)
-        item = menu_item_update(item=item, data=serializer.validated_data)
+        item = menu_item_update(item=item, data=serializer.validated_data, by=request.user)
         return Response(MenuItemSerializer(item).data)
 
     @extend_schema(
@@ -299,7 +299,7 @@ class MenuItemDetailApi(RestaurantScopedView):
         responses={204: None, **error_responses(401, 403, 404)},
     )
     def delete(self, request: Request, rid: int, item_id: int) -> Response:
-        menu_item_delete(item=_menu_item_or_404(restaurant=self.restaurant, item_id=item_id))
+        menu_item_delete(item=_menu_item_or_404(restaurant=self.restaurant, item_id=item_id), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -443,7 +443,7 @@ class SenderDetailApi(PlatformAdminView):
         sender = _sender_or_404(sender_id)
         serializer = SenderUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        sender = sender_update(sender=sender, data=serializer.validated_data)
+        sender = sender_update(sender=sender, data=serializer.validated_data, by=request.user)
         return Response(SenderSerializer(sender).data)
 
     @extend_schema(

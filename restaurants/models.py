@@ -144,3 +144,28 @@ class MenuItem(models.Model):
 
     def description_in(self, language: str) -> str:
         return self.description_ar if language == Language.ARABIC else self.description_en
+
+
+class AuditEntry(models.Model):
+    """One staff action (through admin or the API): who, what, when, and the changed fields before/after.
+
+    Written by restaurants.audit.audit_record from the services and the admin; read by the restaurant's
+    ADMINs. Secret values are never stored (only that they changed)."""
+
+    restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=64, help_text="e.g. order.moved, conversation.replied, menuitem.changed")
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True, help_text='{"field": {"before": …, "after": …}}')
+    source = models.CharField(max_length=16, blank=True, help_text="admin, api, …")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["restaurant", "-created_at"])]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_repr} by {self.actor}"

@@ -7,6 +7,7 @@ from django.db.models import ProtectedError, RestrictedError
 from providers.phone import InvalidPhoneNumber, normalize_e164
 from providers.registry import UnknownProvider, provider_for
 
+from .audit import audit_changes, audit_record
 from .models import MenuCategory, MenuItem, Restaurant, Sender
 
 
@@ -88,28 +89,50 @@ def _save_validated(instance, *, exclude: list[str] | None = None):
     return instance
 
 
+def _snapshot(instance, fields) -> dict:
+    return {field: getattr(instance, field) for field in fields}
+
+
+def _audited_save(instance, *, by, action: str, fields, before: dict | None = None):
+    """Save (validated) and record who changed which fields, in one transaction."""
+    with transaction.atomic():
+        _save_validated(instance)
+        after = _snapshot(instance, fields)
+        audit_record(
+            restaurant_id=instance.restaurant_id,
+            actor=by,
+            action=action,
+            target=instance,
+            changes=audit_changes(before or {}, after),
+        )
+    return instance
+
+
 def menu_category_create(
-    *, restaurant: Restaurant, name_ar: str, name_en: str, sort_order: int = 0, active: bool = True
+    *, restaurant: Restaurant, name_ar: str, name_en: str, sort_order: int = 0, active: bool = True, by=None
 ) -> MenuCategory:
     category = MenuCategory(
         restaurant=restaurant, name_ar=name_ar, name_en=name_en, sort_order=sort_order, active=active
     )
-    return _save_validated(category)
+    return _audited_save(category, by=by, action="menucategory.created", fields=MENU_CATEGORY_FIELDS)
 
 
 MENU_CATEGORY_FIELDS = ("name_ar", "name_en", "sort_order", "active")
 
 
-def menu_category_update(*, category: MenuCategory, data: dict) -> MenuCategory:
+def menu_category_update(*, category: MenuCategory, data: dict, by=None) -> MenuCategory:
+    before = _snapshot(category, MENU_CATEGORY_FIELDS)
     for field in MENU_CATEGORY_FIELDS:
         if field in data:
             setattr(category, field, data[field])
-    return _save_validated(category)
+    return _audited_save(category, by=by, action="menucategory.changed", fields=MENU_CATEGORY_FIELDS, before=before)
 
 
-def menu_category_delete(*, category: MenuCategory) -> None:
+def menu_category_delete(*, category: MenuCategory, by=None) -> None:
     """Deletes the category with its items (placed orders keep their own copies of names and prices)."""
-    category.delete()
+    with transaction.atomic():
+        audit_record(restaurant_id=category.restaurant_id, actor=by, action="menucategory.deleted", target=category)
+        category.delete()
 
 
 MENU_ITEM_FIELDS = (
@@ -142,6 +165,7 @@ def menu_item_create(
     available: bool = True,
     image_url: str = "",
     sort_order: int = 0,
+    by=None,
 ) -> MenuItem:
     item = MenuItem(
         restaurant=restaurant,
@@ -156,29 +180,53 @@ def menu_item_create(
         sort_order=sort_order,
     )
     _menu_item_category_check(item)
-    return _save_validated(item)
+    return _audited_save(item, by=by, action="menuitem.created", fields=MENU_ITEM_FIELDS)
 
 
-def menu_item_update(*, item: MenuItem, data: dict) -> MenuItem:
+def menu_item_update(*, item: MenuItem, data: dict, by=None) -> MenuItem:
+    before = _snapshot(item, MENU_ITEM_FIELDS)
     for field in MENU_ITEM_FIELDS:
         if field in data:
             setattr(item, field, data[field])
     _menu_item_category_check(item)
-    return _save_validated(item)
+    return _audited_save(item, by=by, action="menuitem.changed", fields=MENU_ITEM_FIELDS, before=before)
 
 
-def menu_item_delete(*, item: MenuItem) -> None:
+def menu_item_delete(*, item: MenuItem, by=None) -> None:
     """Deletes the item (placed orders keep their own copies of its name and price)."""
-    item.delete()
+    with transaction.atomic():
+        audit_record(restaurant_id=item.restaurant_id, actor=by, action="menuitem.deleted", target=item)
+        item.delete()
+
+
+SENDER_AUDIT_FIELDS = ("phone_number", "provider", "messages_per_minute", "active")
+
+
+def _sender_snapshot(sender: Sender) -> tuple[dict, set[str]]:
+    """The sender's audited fields, credentials flattened as "credentials.<name>"; and which are secret
+    (per the provider's schema), so the trail says only that those changed."""
+    snapshot = _snapshot(sender, SENDER_AUDIT_FIELDS)
+    secret: set[str] = set()
+    try:
+        schema = {field.name: field for field in provider_for(sender.provider).credentials}
+    except UnknownProvider:
+        schema = {}
+    for name, value in (sender.credentials or {}).items():
+        key = f"credentials.{name}"
+        snapshot[key] = value
+        if name not in schema or schema[name].secret:
+            secret.add(key)
+    return snapshot, secret
 
 
 @transaction.atomic
-def sender_update(*, sender: Sender, data: dict) -> Sender:
+def sender_update(*, sender: Sender, data: dict, by=None) -> Sender:
     """Change a sender: number (re-normalised, still unique), provider, credentials, rate, active.
 
     `data["credentials"]` holds only the credentials that change: the others keep their stored values (a
     provider change starts from none); the resulting set must be complete for the provider.
     """
+    before, secret_before = _sender_snapshot(sender)
     if "phone_number" in data:
         sender.phone_number = sender_number_validate(phone_number=data["phone_number"], exclude_pk=sender.pk)
     credentials = {} if data.get("provider", sender.provider) != sender.provider else dict(sender.credentials)
@@ -200,6 +248,10 @@ def sender_update(*, sender: Sender, data: dict) -> Sender:
             sender.save()
     except IntegrityError:
         raise ValidationError({"phone_number": f"{sender.phone_number} is already registered."}) from None
+    # Secrets appear only as {"changed": true}: audit_changes never stores a token's value.
+    after, secret_after = _sender_snapshot(sender)
+    changes = audit_changes(before, after, secret=secret_before | secret_after)
+    audit_record(restaurant_id=sender.restaurant_id, actor=by, action="sender.changed", target=sender, changes=changes)
     return sender
 
 

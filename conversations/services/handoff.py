@@ -6,6 +6,7 @@ import logging
 
 from django.db import transaction
 
+from restaurants.audit import audit_record
 from sufrahbot.events import publish
 
 from ..models import BotSession, Conversation
@@ -30,6 +31,13 @@ def _bot_paused_set(*, conversation: Conversation, paused: bool, by) -> Conversa
         conversation.bot_paused = paused
         if changed:
             conversation.refresh_from_db()
+            audit_record(
+                restaurant_id=conversation.restaurant_id,
+                actor=by,
+                action="conversation.handed_off" if paused else "conversation.bot_resumed",
+                target=conversation,
+                changes={"bot_paused": {"before": not paused, "after": paused}},
+            )
             publish(
                 conversation.restaurant_id,
                 {"type": "conversation.updated", "conversation": conversation_event_data(conversation)},

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from providers.content import OutboundContent
+from restaurants.audit import audit_changes, audit_record
 from restaurants.models import StaffMembership
 from sufrahbot.events import publish
 
@@ -53,8 +54,16 @@ def conversation_update(
         changes["unread_count"] = 0
     with transaction.atomic():
         if changes:
+            before = {field: getattr(conversation, field) for field in changes}
             Conversation.objects.filter(pk=conversation.pk).update(**changes)
             conversation.refresh_from_db()
+            audit_record(
+                restaurant_id=conversation.restaurant_id,
+                actor=by,
+                action="conversation.changed",
+                target=conversation,
+                changes=audit_changes(before, {field: getattr(conversation, field) for field in changes}),
+            )
             publish(
                 conversation.restaurant_id,
                 {"type": "conversation.updated", "conversation": conversation_event_data(conversation)},
@@ -80,9 +89,22 @@ def conversation_reply(
     """A staff member's free-text reply, queued through the outbound path (message_send also hands the
     conversation over from the bot). Returns (message, created): an `idempotency_key` seen before gives the
     first message and False, sending nothing. Raises OutsideServiceWindow outside the 24-hour window."""
-    return message_queue(
-        conversation=conversation,
-        content=OutboundContent.text(body),
-        sent_by=sent_by,
-        idempotency_key=idempotency_key,
-    )
+    with transaction.atomic():
+        message, created = message_queue(
+            conversation=conversation,
+            content=OutboundContent.text(body),
+            sent_by=sent_by,
+            idempotency_key=idempotency_key,
+        )
+        if created:
+            audit_record(
+                restaurant_id=conversation.restaurant_id,
+                actor=sent_by,
+                action="conversation.replied",
+                target=conversation,
+                changes={
+                    "reply": {"before": None, "after": body[:500]},
+                    "message_id": {"before": None, "after": message.pk},
+                },
+            )
+    return message, created

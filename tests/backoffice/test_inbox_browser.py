@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from conversations.models import Conversation, Message
-from conversations.providers import twilio as twilio_provider
 from orders.models import Order
+from providers import twilio as twilio_provider
 from restaurants.models import StaffMembership
 from tests.conftest import PUBLIC_BASE_URL, twilio_inbound_params
 from tests.factories import ConsoleSenderFactory, RestaurantFactory, UserFactory

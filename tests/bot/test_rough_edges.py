@@ -8,7 +8,6 @@ from io import StringIO
 
 import pytest
 
-from conversations.content import OutboundContent
 from conversations.management.commands.simulate import Command, _Chat
 from conversations.models import Message
 from conversations.services.inbound import conversation_open
@@ -16,6 +15,7 @@ from conversations.services.outbound import message_send
 from orders import messages
 from orders.models import OrderStatus, Rating
 from orders.services import order_transition, rating_prompts_send_due
+from providers.content import OutboundContent
 from tests.conversations.factories import TwilioCustomer
 from tests.factories import ConsoleSenderFactory
 from tests.orders.factories import placed_order
