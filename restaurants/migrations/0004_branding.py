@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('restaurants', '0002_uniq_meta_phone_number_id'),
+        ('restaurants', '0003_sender_credentials'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('restaurants', '0003_branding'),
+        ('restaurants', '0004_branding'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
