@@ -105,7 +105,7 @@ def test_run_from_a_fresh_clone_on_the_embedded_default(tmp_path):
     try:
         _wait_healthy(process, port)
         status, login_page = _get(f"http://127.0.0.1:{port}/admin/login/")
-        assert status == 200 and "Django administration" in login_page
+        assert status == 200 and "Sufrah back office" in login_page
         css = re.search(r'href="(/static/admin/css/[^"]+\.css)"', login_page).group(1)
         assert _get(f"http://127.0.0.1:{port}{css}")[0] == 200  # admin styles are served with DEBUG off
         assert _get(f"http://127.0.0.1:{port}/no/such/page")[0] == 404

@@ -73,7 +73,7 @@ def test_admin_edits_are_recorded_and_sender_secrets_never_are(client, fake_twil
     client.post(f"/admin/restaurants/menuitem/{item.pk}/change/", form)
     client.patch(
         f"/api/v1/admin/senders/{sender.pk}/",
-        {"twilio_auth_token": "brand-new-secret-token-value", "messages_per_minute": 90},
+        {"credentials": {"auth_token": "brand-new-secret-token-value"}, "messages_per_minute": 90},
         content_type="application/json",
         **auth(platform),
     )
@@ -81,10 +81,10 @@ def test_admin_edits_are_recorded_and_sender_secrets_never_are(client, fake_twil
     [edited] = _entries(restaurant, "menuitem.changed")
     assert edited.source == "admin" and edited.changes["name_en"] == {"before": "Old name", "after": "New name"}
     [sender_entry] = _entries(restaurant, "sender.changed")
-    assert sender_entry.changes["twilio_auth_token"] == {"changed": True}
+    assert sender_entry.changes["credentials.auth_token"] == {"changed": True}
     assert sender_entry.changes["messages_per_minute"] == {"before": 600, "after": 90}
     everything = json.dumps(list(AuditEntry.objects.values("changes", "target_repr")))
-    assert "brand-new-secret-token-value" not in everything and sender.twilio_auth_token not in everything
+    assert "brand-new-secret-token-value" not in everything and sender.credentials["auth_token"] not in everything
 
 
 def test_a_restaurants_admins_see_its_trail_and_nobody_elses(client, fake_twilio):

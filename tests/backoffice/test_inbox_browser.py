@@ -53,7 +53,9 @@ def shots(tmp_path) -> Path:
 def _webhook(base_url: str, sender, *, phone: str, body: str) -> None:
     params = twilio_inbound_params(sender=sender, from_number=phone, body=body, sid="SM" + uuid.uuid4().hex)
     path = "/webhooks/twilio/"
-    signature = twilio_provider.sign(auth_token=sender.twilio_auth_token, url=PUBLIC_BASE_URL + path, params=params)
+    signature = twilio_provider.sign(
+        auth_token=sender.credentials["auth_token"], url=PUBLIC_BASE_URL + path, params=params
+    )
     response = httpx.post(
         base_url + path,
         content=urlencode(params),
