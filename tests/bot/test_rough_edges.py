@@ -62,12 +62,17 @@ def test_a_flood_from_one_customer_is_stored_and_answered_once_with_a_slow_down_
     customer = TwilioCustomer(client)
     other = TwilioCustomer(client, restaurant=customer.sender.restaurant, phone="+966509998877")
 
+    started = time.monotonic()
     replies = [customer.says(f"spam {n}") for n in range(30)]
+    elapsed = time.monotonic() - started
 
-    answered = [r for r in replies[:5] if r]
-    assert len(answered) == 5  # the burst the limit allows
-    notes = [m for r in replies[5:] for m in r]
-    assert len(notes) == 1 and "a lot of messages" in notes[0].body
+    # A burst of 5, then one more a 12 s refill (a loaded machine takes longer over the 30 lines).
+    allowed = 5 + int(elapsed * 5 / 60) + 1
+    everything = [m for r in replies for m in r]
+    notes = [m for m in everything if "a lot of messages" in m.body]
+    answered = [r for r in replies if r and not any("a lot of messages" in m.body for m in r)]
+    assert all(replies[:5]) and len(answered) <= allowed < 30
+    assert 1 <= len(notes) <= 1 + int(elapsed // 60)
     stored = Message.objects.filter(conversation=customer.conversation, direction="in").count()
     assert stored == 30  # nothing the customer sent is lost
     assert other.says("hi")  # another customer is not slowed down
