@@ -16,21 +16,19 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from restaurants.models import Restaurant, StaffMembership
 
-from .events import restaurant_group
+from .events import restaurant_group, user_group
 
 logger = logging.getLogger(__name__)
 
 # Application close codes (4000-4999 are free for applications; they mirror the HTTP statuses).
 CLOSE_BAD_REQUEST = 4400  # `?restaurant=` is not an id
 CLOSE_UNAUTHORIZED = 4401  # missing, invalid or expired token (also sent when the token expires mid-connection)
-CLOSE_FORBIDDEN = 4403  # `?restaurant=` names a restaurant the user does not belong to
-
-
-class Forbidden(Exception):
-    pass
+CLOSE_FORBIDDEN = 4403  # a restaurant the user does not belong to (at connect, or since: membership removed)
 
 
 @database_sync_to_async
@@ -44,6 +42,18 @@ def _may_watch(user, restaurant_id: int) -> bool:
     if user.is_superuser:
         return Restaurant.objects.filter(pk=restaurant_id).exists()
     return StaffMembership.objects.filter(user=user, restaurant_id=restaurant_id).exists()
+
+
+@database_sync_to_async
+def _still_allowed(user, restaurant_ids: list[int]) -> bool:
+    """The user is active and may still watch every restaurant this socket is subscribed to."""
+    fresh = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+    if fresh is None:
+        return False
+    if fresh.is_superuser:
+        return Restaurant.objects.filter(pk__in=restaurant_ids).count() == len(restaurant_ids)
+    allowed = StaffMembership.objects.filter(user=fresh, restaurant_id__in=restaurant_ids).count()
+    return allowed == len(restaurant_ids)
 
 
 def _restaurant_id(value) -> int | None:
@@ -61,6 +71,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         self.user = self.scope["user"]
         self.restaurant_ids: list[int] = []
         self._expiry_task: asyncio.Task | None = None
+        self._recheck_task: asyncio.Task | None = None
+        self._user_group: str | None = None
         # Accept before closing: a close sent before accept becomes an HTTP 403 and the browser never sees
         # the code. Echo the subprotocol the token came in, or browsers fail the handshake.
         await self.accept(subprotocol=self.scope.get("accept_subprotocol"))
@@ -81,13 +93,25 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
             await self._subscribe([restaurant_id])
+        # Access is re-checked when it changes (restaurants.signals → sufrahbot.events.access_changed) and,
+        # as a backstop for bulk updates that send no signal, every WEBSOCKET_ACCESS_RECHECK_SECONDS.
+        self._user_group = user_group(self.user.pk)
+        await self.channel_layer.group_add(self._user_group, self.channel_name)
+        self._recheck_task = asyncio.create_task(self._recheck_periodically())
         expires_at = self.scope.get("token_expires_at")
         if expires_at is not None:
             self._expiry_task = asyncio.create_task(self._close_at(expires_at))
 
     async def disconnect(self, code):
-        if self._expiry_task is not None:
-            self._expiry_task.cancel()
+        for task in (self._expiry_task, self._recheck_task):
+            if task is not None:
+                task.cancel()
+        if self._user_group is not None:
+            await self.channel_layer.group_discard(self._user_group, self.channel_name)
+
+    async def access_recheck(self, message):
+        """A group message from sufrahbot.events.access_changed: the user's access changed somewhere."""
+        await self._close_unless_still_allowed()
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or content.get("action") != "subscribe":
@@ -136,7 +160,25 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def _close_at(self, expires_at: float) -> None:
         await asyncio.sleep(max(0.0, expires_at - time.time()))
         # Stop events at once, before the client's disconnect comes back; it reconnects with a fresh token.
+        await self._stop_and_close(CLOSE_UNAUTHORIZED)
+
+    async def _recheck_periodically(self) -> None:
+        interval = float(getattr(settings, "WEBSOCKET_ACCESS_RECHECK_SECONDS", 60))
+        while True:
+            await asyncio.sleep(interval)
+            if await self._close_unless_still_allowed():
+                return
+
+    async def _close_unless_still_allowed(self) -> bool:
+        if await _still_allowed(self.user, self.restaurant_ids):
+            return False
+        logger.info("websocket closed: access revoked", extra={"user_id": self.user.pk})
+        await self._stop_and_close(CLOSE_FORBIDDEN)
+        return True
+
+    async def _stop_and_close(self, code: int) -> None:
         for group in self.groups:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups = []
-        await self.close(code=CLOSE_UNAUTHORIZED)
+        self.restaurant_ids = []
+        await self.close(code=code)

@@ -38,13 +38,24 @@ def restaurant_group(restaurant_id: int) -> str:
     return f"restaurant.{int(restaurant_id)}"
 
 
+def user_group(user_id: int) -> str:
+    return f"user.{int(user_id)}"
+
+
+def access_changed(user_id: int) -> None:
+    """After commit, tell the user's live sockets to re-check access (a membership went, the user was
+    deactivated): each one that lost a restaurant it watches is closed with 4403."""
+    transaction.on_commit(lambda: _send(user_group(user_id), {"type": "access.recheck"}))
+
+
 def publish(restaurant_id: int, event: dict[str, Any]) -> None:
     """Broadcast `event` ({"type": ..., ...}) to the restaurant's dashboard clients after commit."""
     if event.get("type") not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event.get('type')!r}")
     # Round-trip through JSON now so a non-serialisable payload fails at the call site, not in a consumer.
     payload = json.loads(json.dumps({**event, "restaurant_id": int(restaurant_id)}, cls=DjangoJSONEncoder))
-    transaction.on_commit(lambda: _send(restaurant_id, payload))
+    message = {"type": "event.push", "event": payload}
+    transaction.on_commit(lambda: _send(restaurant_group(restaurant_id), message))
 
 
 SEND_TIMEOUT_SECONDS = 5.0
@@ -72,11 +83,11 @@ class _SenderLoop:
         asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
 
 
-def _send(restaurant_id: int, payload: dict[str, Any]) -> None:
+def _send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    group, message = restaurant_group(restaurant_id), {"type": "event.push", "event": payload}
+    payload = message.get("event", message)
     try:
         if isinstance(layer, InMemoryChannelLayer):
             # The in-memory layer lives on the ASGI server's own loop: async_to_sync hops back onto it.
@@ -86,4 +97,4 @@ def _send(restaurant_id: int, payload: dict[str, Any]) -> None:
     except Exception:  # noqa: BLE001 - a dashboard hiccup must never fail the business transaction
         logger.exception("event publish failed", extra={"event_type": payload.get("type")})
     else:
-        logger.debug("event published", extra={"event_type": payload.get("type"), "restaurant_id": restaurant_id})
+        logger.debug("event published", extra={"event_type": payload.get("type"), "group": group})

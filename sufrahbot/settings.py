@@ -48,6 +48,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 # Origins allowed to open the events websocket; defaults to the CORS origins plus the hosts above.
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS") or (CORS_ALLOWED_ORIGINS + ALLOWED_HOSTS)
+# Live sockets re-check access at once when a membership or user changes, and every this many seconds.
+WEBSOCKET_ACCESS_RECHECK_SECONDS = float(os.environ.get("WEBSOCKET_ACCESS_RECHECK_SECONDS", "60"))
 
 # The public URL Twilio calls: signatures are computed over it. Behind a proxy without it, the request's
 # own URL is rebuilt from X-Forwarded-Proto / X-Forwarded-Host.

@@ -17,6 +17,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from conversations.models import Message
 from conversations.services.delivery import message_status_update
+from restaurants.models import StaffMembership as StaffMembershipModel
 from sufrahbot.events import publish
 from tests.conftest import signed_post, twilio_inbound_params
 from tests.factories import MessageFactory, RestaurantFactory, SenderFactory, StaffMembershipFactory, UserFactory
@@ -294,3 +295,78 @@ def test_an_event_published_in_a_rolled_back_transaction_is_never_delivered():
     # Only the committed change arrives; the rolled-back "delivered" never does.
     assert [(f["type"], f["message"]["status"]) for f in frames] == [("message.status", "read")]
     assert frames[0]["message"]["id"] == message.pk and frames[0]["restaurant_id"] == message.restaurant_id
+
+
+# --- access that ends while connected -----------------------------------------------------------------
+
+
+async def _closed_with(socket) -> int | None:
+    output = await socket.receive_output(timeout=5)
+    while output["type"] != "websocket.close":
+        output = await socket.receive_output(timeout=5)
+    return output.get("code")
+
+
+def test_removing_the_membership_closes_live_sockets_with_4403_and_stops_events():
+    restaurant = RestaurantFactory()
+    user = _member(restaurant)
+    membership_id = user.memberships.get().pk
+
+    async def scenario():
+        async with subscribed(events_socket(token=access_token(user))) as (socket, restaurants):
+            assert restaurants == [restaurant.pk]
+            await announce(restaurant.pk, "before")
+            assert _names(await frames_until_quiet(socket)) == [(restaurant.pk, "before")]
+            await sync_to_async(lambda: StaffMembershipModel.objects.filter(pk=membership_id).delete())()
+            code = await _closed_with(socket)
+            await announce(restaurant.pk, "after")
+            return code, await socket.receive_nothing(timeout=0.5)
+
+    assert async_to_sync(scenario)() == (4403, True)
+
+
+def test_deactivating_the_user_closes_live_sockets_with_4403():
+    restaurant = RestaurantFactory()
+    user = _member(restaurant)
+
+    def deactivate():
+        user.is_active = False
+        user.save()
+
+    async def scenario():
+        async with subscribed(events_socket(token=access_token(user))) as (socket, _):
+            await sync_to_async(deactivate)()
+            return await _closed_with(socket)
+
+    assert async_to_sync(scenario)() == 4403
+
+
+def test_a_bulk_update_without_signals_is_caught_by_the_periodic_recheck(settings):
+    settings.WEBSOCKET_ACCESS_RECHECK_SECONDS = 0.5
+    restaurant = RestaurantFactory()
+    user = _member(restaurant)
+
+    async def scenario():
+        async with subscribed(events_socket(token=access_token(user))) as (socket, _):
+            # .update() sends no post_save: only the backstop sees it.
+            await sync_to_async(lambda: type(user).objects.filter(pk=user.pk).update(is_active=False))()
+            return await _closed_with(socket)
+
+    assert async_to_sync(scenario)() == 4403
+
+
+def test_an_unrelated_change_keeps_the_socket_open():
+    restaurant, other = RestaurantFactory(), RestaurantFactory()
+    user = _member(restaurant)
+    bystander = _member(other)
+
+    async def scenario():
+        async with subscribed(events_socket(token=access_token(user), restaurant=restaurant.pk)) as (socket, _):
+            await sync_to_async(lambda: StaffMembershipModel.objects.filter(user=bystander).delete())()
+            await sync_to_async(lambda: StaffMembershipFactory(user=user, restaurant=other))()
+            user.first_name = "Renamed"
+            await sync_to_async(user.save)()
+            await announce(restaurant.pk, "still here")
+            return _names(await frames_until_quiet(socket, quiet=0.5))
+
+    assert async_to_sync(scenario)() == [(restaurant.pk, "still here")]
