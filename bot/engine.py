@@ -43,7 +43,9 @@ def handle(session: dict[str, Any] | None, inbound: InboundMessage, context: Bot
     switched = choose_language(s, context, typed=typed, word=word)
     choice = resolve_choice(inbound, context.last_options, typed)
 
-    if choice.startswith("rate:") and turn.on_rating(choice):
+    if inbound.kind == "order":
+        turn.add_catalog_order(list(inbound.details.get("items") or []))
+    elif choice.startswith("rate:") and turn.on_rating(choice):
         pass
     elif stale:
         turn.welcome(notice=t("session_expired", s["lang"]))

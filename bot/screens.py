@@ -287,6 +287,31 @@ class Turn:
         body = t("ask_quantity", lang, item=fit(item.name(lang), 100), price=self.money(item.price), max=MAX_QUANTITY)
         self.send(buttons_message(with_notice(notice, body), [(f"qty:{n}", str(n)) for n in QUICK_QUANTITIES]))
 
+    def add_catalog_order(self, items: list[dict[str, Any]]) -> None:
+        """A WhatsApp catalog order (product items, quantities) becomes the cart: each product retailer id
+        names a dish ("item-7", "item:7" or "7"); what is not on the menu is left out, and the cart is shown."""
+        s, lang = self.s, self.lang
+        added = 0
+        for row in items:
+            digits = str(row.get("product_retailer_id", "")).removeprefix("item").lstrip("-:")
+            item = self.items_by_id.get(int(digits)) if digits.isdigit() else None
+            quantity = row.get("quantity")
+            if item is None or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+                continue
+            line = next((line for line in s["cart"] if line[0] == item.id), None)
+            if line is not None:
+                line[1] = min(line[1] + quantity, MAX_QUANTITY)
+            elif len(s["cart"]) < MAX_CART_LINES:
+                s["cart"].append([item.id, quantity])
+            else:
+                continue
+            added += 1
+        s["item"] = None
+        if not added:
+            self.categories_list(notice=t("catalog_order_unknown", lang))
+            return
+        self.cart(notice=t("catalog_order_added", lang, count=added))
+
     def add_to_cart(self, quantity: int) -> None:
         s, lang = self.s, self.lang
         item = self.items_by_id[s["item"]]

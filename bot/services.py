@@ -46,12 +46,15 @@ def inbound_answer(*, message: Message, inbound: InboundMessage) -> bool:
     """Answer one stored inbound message unless it has been answered already (a replayed webhook, a second
     worker). `inbound` is the parsed message it was stored from. Returns whether this call handled it."""
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().select_related("restaurant").get(
-            pk=message.conversation_id
+        conversation = (
+            Conversation.objects.select_for_update().select_related("restaurant").get(pk=message.conversation_id)
         )
         claimed = Message.objects.filter(pk=message.pk, awaiting_bot=True).update(awaiting_bot=False)
         if not claimed:
             return False
+        if inbound.is_event:
+            # A reaction, an edit, a revoke, a number-change notice: stored, shown to staff, not answered.
+            return True
         _reply(conversation=conversation, message=message, inbound=inbound.sanitized())
     return True
 

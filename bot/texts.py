@@ -51,6 +51,14 @@ TEXTS: dict[str, dict[str, str]] = {
         EN: "Your cart is empty. Pick something from the menu 👇",
     },
     "cart_cleared": {AR: "أفرغنا سلتك.", EN: "Your cart is now empty."},
+    "catalog_order_added": {
+        AR: "أضفنا طلبك من الكتالوج إلى السلة ({count} صنف) ✅",
+        EN: "We put your catalog order in your cart ({count} dish(es)) ✅",
+    },
+    "catalog_order_unknown": {
+        AR: "لم نجد أصناف طلبك من الكتالوج في قائمتنا. اختر من القائمة:",
+        EN: "We could not find your catalog order's dishes on our menu. Pick from the menu:",
+    },
     "cart_full": {
         AR: "السلة ممتلئة ({max} أصناف كحد أقصى). أكمل الطلب أو أفرغ السلة.",
         EN: "Your cart is full (at most {max} different dishes). Check out or clear it.",

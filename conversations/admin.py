@@ -89,10 +89,11 @@ class ConversationAdmin(TenantScopedAdmin):
         "restaurant",
     )
     list_filter = ("status", "bot_paused", RESTAURANT_FILTER)
-    search_fields = ("customer_phone", "customer_name")
+    search_fields = ("customer_phone", "customer_id", "customer_name")
     readonly_fields = (
         "restaurant",
         "sender",
+        "customer_id",
         "customer_phone",
         "unread_count",
         "last_inbound_at",

@@ -42,7 +42,10 @@ class LastMessageSerializer(serializers.Serializer):
 
 class ConversationListItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    customer_phone = serializers.CharField()
+    customer_id = serializers.CharField(
+        help_text="The customer's WhatsApp identity: their number, or a business-scoped id (US.1349…)."
+    )
+    customer_phone = serializers.CharField(help_text="E.164 as WhatsApp sent it; empty when WhatsApp hides it.")
     customer_name = serializers.CharField()
     language = serializers.CharField()
     status = serializers.ChoiceField(choices=Conversation.Status.choices)
@@ -91,13 +94,83 @@ class ConversationDetailSerializer(ConversationListItemSerializer):
         )
 
 
+class ReactionSerializer(serializers.Serializer):
+    message_id = serializers.CharField(help_text="The message reacted to.")
+    emoji = serializers.CharField(help_text="Empty when the reaction was taken back.")
+
+
+class OrderItemSerializer(serializers.Serializer):
+    product_retailer_id = serializers.CharField()
+    quantity = serializers.IntegerField()
+    item_price = serializers.CharField()
+    currency = serializers.CharField()
+
+
+class LocationSerializer(serializers.Serializer):
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    name = serializers.CharField(required=False)
+    address = serializers.CharField(required=False)
+    url = serializers.CharField(required=False)
+
+
+class MediaSerializer(serializers.Serializer):
+    type = serializers.CharField(required=False, help_text="image, document, audio, video, sticker")
+    id = serializers.CharField(required=False, help_text="The provider's media id (Meta).")
+    url = serializers.CharField(required=False, help_text="Where the provider serves it (Twilio).")
+    content_type = serializers.CharField()
+    filename = serializers.CharField(required=False)
+    sha256 = serializers.CharField(required=False)
+    voice = serializers.BooleanField(required=False, help_text="A voice note (audio).")
+    animated = serializers.BooleanField(required=False, help_text="An animated sticker.")
+
+
+class ProviderErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField(required=False)
+    message = serializers.CharField(required=False)
+    details = serializers.CharField(required=False)
+
+
+class MessageContentSerializer(serializers.Serializer):
+    """What a message carries beyond its text, by kind; every key is optional."""
+
+    type = serializers.CharField(required=False, help_text="The provider's own type word (text, button, order…).")
+    reply_id = serializers.CharField(required=False, help_text="The id of the button or list row tapped.")
+    reply = serializers.DictField(required=False, help_text="An interactive reply: type, id, title, description.")
+    button = serializers.DictField(required=False, help_text="A template quick-reply button: payload, text.")
+    flow = serializers.DictField(required=False, help_text="A WhatsApp Flow answer: name, response (its JSON).")
+    reaction = ReactionSerializer(required=False)
+    contacts = serializers.ListField(child=serializers.DictField(), required=False, help_text="vCard fields.")
+    catalog_id = serializers.CharField(required=False, help_text="A catalog order's catalog.")
+    items = OrderItemSerializer(many=True, required=False, help_text="A catalog order's product items.")
+    location = LocationSerializer(required=False)
+    media = MediaSerializer(many=True, required=False)
+    context = serializers.DictField(required=False, help_text="The message this one replies to: id, from.")
+    referral = serializers.DictField(
+        required=False, help_text="The click-to-WhatsApp ad it came from: source_id, headline, ctwa_clid, …"
+    )
+    system_type = serializers.CharField(required=False, help_text="A system notice, e.g. user_changed_number.")
+    original_id = serializers.CharField(required=False, help_text="The message an edit or revoke is about.")
+    original_body = serializers.CharField(required=False, help_text="On an edited message: its first text.")
+    revoked = serializers.BooleanField(required=False, help_text="The customer deleted this message.")
+    unsupported = serializers.DictField(required=False, help_text="A type WhatsApp or we do not support, kept whole.")
+    errors = ProviderErrorSerializer(many=True, required=False, help_text="What the provider reported about it.")
+    customer_id = serializers.CharField(required=False, help_text="The sender's business-scoped WhatsApp id.")
+
+
+@extend_schema_field(MessageContentSerializer)
+class MessageContentField(serializers.JSONField):
+    """The stored content as it is (buttons and lists for outbound; the typed inbound keys above)."""
+
+
 class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()
     direction = serializers.ChoiceField(choices=Message.Direction.choices)
     kind = serializers.CharField()
     body = serializers.CharField()
-    content = serializers.JSONField(help_text="Structured content: buttons, list, media, location.")
+    content = MessageContentField(help_text="Structured content by kind: see MessageContent.")
     status = serializers.ChoiceField(choices=MessageStatus.choices)
     error_code = serializers.CharField()
     error_message = serializers.CharField()
@@ -141,9 +214,7 @@ class ConversationListApi(RestaurantScopedView):
 
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
-        assignee = serializers.CharField(
-            required=False, help_text="A staff user id, `me`, or `none` (unassigned)."
-        )
+        assignee = serializers.CharField(required=False, help_text="A staff user id, `me`, or `none` (unassigned).")
         unread = serializers.BooleanField(
             required=False, allow_null=True, default=None, help_text="true: has unread messages; false: all read."
         )

@@ -14,7 +14,10 @@ class Conversation(models.Model):
 
     restaurant = models.ForeignKey("restaurants.Restaurant", on_delete=models.CASCADE, related_name="conversations")
     sender = models.ForeignKey("restaurants.Sender", on_delete=models.PROTECT, related_name="conversations")
-    customer_phone = models.CharField(max_length=20)
+    # The customer's WhatsApp identity: their number (E.164), or a business-scoped user id when WhatsApp hides
+    # it ("US.13491208655302741918"). The conversation is keyed on it; customer_phone is the number, if known.
+    customer_id = models.CharField(max_length=160)
+    customer_phone = models.CharField(max_length=32, blank=True)
     customer_name = models.CharField(max_length=200, blank=True)
     language = models.CharField(max_length=2, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
@@ -35,11 +38,12 @@ class Conversation(models.Model):
     class Meta:
         ordering = ["-last_message_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["restaurant", "customer_phone"], name="uniq_conversation_customer")
+            models.UniqueConstraint(fields=["restaurant", "customer_id"], name="uniq_conversation_customer_id")
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_name} ({self.customer_phone})" if self.customer_name else self.customer_phone
+        who = self.customer_phone or self.customer_id
+        return f"{self.customer_name} ({who})" if self.customer_name else who
 
 
 class MessageStatus(models.TextChoices):

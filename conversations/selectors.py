@@ -95,10 +95,7 @@ def first_response_seconds(*, restaurant: Restaurant) -> list[float]:
 def conversation_stats(*, restaurant: Restaurant) -> dict[str, Any]:
     """Counts by status, total unread messages, and the median first-response time (seconds, or None)."""
     totals = Conversation.objects.filter(restaurant=restaurant).aggregate(
-        **{
-            status: Count("id", filter=Q(status=status))
-            for status in Conversation.Status.values
-        },
+        **{status: Count("id", filter=Q(status=status)) for status in Conversation.Status.values},
         unread_total=Coalesce(Sum("unread_count"), 0),
         unread_conversations=Count("id", filter=Q(unread_count__gt=0)),
     )

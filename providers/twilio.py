@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -18,7 +20,7 @@ from twilio.rest import Client
 
 from .base import BaseProvider, CredentialField, Parsed, Route, SenderLike, StoredRequest
 from .content import InboundMessage, MalformedWebhook, OutboundContent, SendError, SendResult, StatusUpdate
-from .phone import InvalidPhoneNumber, normalize_e164
+from .phone import InvalidPhoneNumber, normalize_e164, whatsapp_identity
 
 NAME = "twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -66,10 +68,40 @@ def routing_number(params: Mapping[str, str], *, kind: str) -> str:
     return _number(params, "To" if kind == "message" else "From")
 
 
-def parse_inbound(params: Mapping[str, str]) -> InboundMessage:
-    message_sid = params.get("MessageSid") or params.get("SmsSid") or ""
-    if not message_sid:
+_SID = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
+# Click-to-WhatsApp ad fields Twilio forwards (Referral* → referral.<snake_case>).
+REFERRAL_FIELDS = {
+    "ReferralSourceId": "source_id",
+    "ReferralSourceType": "source_type",
+    "ReferralSourceUrl": "source_url",
+    "ReferralHeadline": "headline",
+    "ReferralBody": "body",
+    "ReferralCtwaClid": "ctwa_clid",
+    "ReferralMediaType": "media_type",
+    "ReferralMediaUrl": "media_url",
+    "ReferralMediaId": "media_id",
+    "ReferralMediaContentType": "media_content_type",
+}
+
+
+def _sid(params: Mapping[str, str]) -> str:
+    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    if not sid:
         raise MalformedWebhook("missing 'MessageSid'")
+    if not _SID.match(sid):
+        raise MalformedWebhook("'MessageSid' is not a Twilio SID")
+    return sid
+
+
+def _coordinate(value: str, low: float, high: float) -> float:
+    number = float(value)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise ValueError("out of range")
+    return number
+
+
+def parse_inbound(params: Mapping[str, str]) -> InboundMessage:
+    message_sid = _sid(params)
     try:
         num_media = int(params.get("NumMedia") or 0)
     except ValueError:
@@ -79,39 +111,57 @@ def parse_inbound(params: Mapping[str, str]) -> InboundMessage:
         for i in range(min(num_media, 10))
         if params.get(f"MediaUrl{i}")
     ]
+    raw_from = params.get("From") or ""
+    if not raw_from:
+        raise MalformedWebhook("missing 'From'")
+    # A customer's number is never a reason to refuse: a business-scoped id ("whatsapp:IN.…") or a number
+    # that fails strict parsing is kept as given.
+    customer_id, number = whatsapp_identity(raw_from)
     inbound = InboundMessage(
         provider=NAME,
         provider_message_id=message_sid,
         to_number=_number(params, "To"),
-        from_number=_number(params, "From"),
+        from_number=number,
+        customer_id=customer_id,
         profile_name=(params.get("ProfileName") or "")[:200],
         text=params.get("Body") or "",
         media=media,
         timestamp=datetime.now(UTC),
     )
+    inbound.details["type"] = params.get("MessageType") or ""
+    if params.get("WaId") and params.get("WaId") != customer_id.lstrip("+"):
+        inbound.details["wa_id"] = params["WaId"]
+    if params.get("OriginalRepliedMessageSid"):
+        inbound.context = {"id": params["OriginalRepliedMessageSid"]}
+        if params.get("OriginalRepliedMessageSender"):
+            inbound.context["from"] = params["OriginalRepliedMessageSender"]
+    inbound.referral = {key: params[field] for field, key in REFERRAL_FIELDS.items() if params.get(field)}
+    if params.get("ErrorCode"):
+        inbound.errors = [{"code": params["ErrorCode"], "message": params.get("ErrorMessage") or ""}]
     reply_id = params.get("ButtonPayload") or params.get("ListId") or ""
     latitude, longitude = params.get("Latitude"), params.get("Longitude")
     if latitude and longitude:
         try:
-            inbound.latitude, inbound.longitude = float(latitude), float(longitude)
+            inbound.latitude, inbound.longitude = _coordinate(latitude, -90, 90), _coordinate(longitude, -180, 180)
         except ValueError:
-            raise MalformedWebhook("'Latitude'/'Longitude' are not numbers") from None
+            raise MalformedWebhook("'Latitude'/'Longitude' are not coordinates") from None
         inbound.kind = "location"
-        inbound.address = params.get("Address") or params.get("Label") or ""
+        location = {k: params[f] for f, k in (("Label", "name"), ("Address", "address")) if params.get(f)}
+        inbound.details["location"] = location
+        inbound.address = " — ".join(location.values())
     elif reply_id:
         inbound.kind = "interactive"
         inbound.reply_id = reply_id
         inbound.text = params.get("ButtonText") or params.get("ListTitle") or inbound.text
+        inbound.details["button"] = {"payload": reply_id, "text": inbound.text}
     elif media:
         inbound.kind = "media"
     return inbound
 
 
 def parse_status(params: Mapping[str, str]) -> StatusUpdate:
-    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    sid = _sid(params)
     raw_status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
-    if not sid:
-        raise MalformedWebhook("missing 'MessageSid'")
     if not raw_status:
         raise MalformedWebhook("missing 'MessageStatus'")
     return StatusUpdate(
@@ -121,6 +171,9 @@ def parse_status(params: Mapping[str, str]) -> StatusUpdate:
         status=STATUS_MAP.get(raw_status, raw_status),
         error_code=params.get("ErrorCode") or "",
         error_message=params.get("ErrorMessage") or "",
+        errors=[{"code": params["ErrorCode"], "message": params.get("ErrorMessage") or ""}]
+        if params.get("ErrorCode")
+        else [],
     )
 
 

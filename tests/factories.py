@@ -46,6 +46,7 @@ class ConversationFactory(factory.django.DjangoModelFactory):
     sender = factory.SubFactory(SenderFactory)
     restaurant = factory.SelfAttribute("sender.restaurant")
     customer_phone = factory.Sequence(lambda n: f"+96650{n % 10000000:07d}")
+    customer_id = factory.LazyAttribute(lambda o: o.customer_phone)
     customer_name = "Customer"
 
 

@@ -95,7 +95,7 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
         if result is None:
             result = provider.send(
                 sender=sender,
-                to=message.conversation.customer_phone,
+                to=message.conversation.customer_phone or message.conversation.customer_id,
                 content=content,
                 status_callback_url=_status_callback_url(message.provider),
             )

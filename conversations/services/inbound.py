@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from providers.content import InboundMessage
+from providers.phone import whatsapp_identity
 from restaurants.models import Sender
 from sufrahbot.events import publish
 
@@ -29,7 +30,10 @@ def message_receive(*, sender: Sender, inbound: InboundMessage) -> tuple[Message
     now = timezone.now()
     with transaction.atomic():
         conversation = conversation_open(
-            sender=sender, customer_phone=inbound.from_number, customer_name=inbound.profile_name
+            sender=sender,
+            customer_phone=inbound.from_number,
+            customer_id=inbound.customer_id,
+            customer_name=inbound.profile_name,
         )
         message, created = Message.objects.get_or_create(
             provider=inbound.provider,
@@ -48,6 +52,10 @@ def message_receive(*, sender: Sender, inbound: InboundMessage) -> tuple[Message
         )
         if not created:
             return message, False
+        if inbound.kind in ("edit", "revoke"):
+            _original_update(conversation=conversation, inbound=inbound, by=message)
+        elif inbound.kind == "system" and inbound.details.get("system_type") == "user_changed_number":
+            conversation = _identity_change(conversation=conversation, inbound=inbound)
         # No row lock: the F() update is atomic, and storing must not wait for the bot answering the last one.
         updates = {
             "unread_count": F("unread_count") + 1,
@@ -69,22 +77,72 @@ def message_receive(*, sender: Sender, inbound: InboundMessage) -> tuple[Message
 
 
 def _inbound_content(inbound: InboundMessage) -> dict:
-    content: dict = {}
+    """Everything the message carried, by kind (docs: conversations.api.InboundContentSerializer): nothing a
+    customer sends is dropped because the bot does not use it."""
+    content: dict = {k: v for k, v in inbound.details.items() if v not in ("", None, {}, [])}
     if inbound.reply_id:
         content["reply_id"] = inbound.reply_id
     if inbound.latitude is not None:
-        content["location"] = {"latitude": inbound.latitude, "longitude": inbound.longitude, "address": inbound.address}
+        location = dict(inbound.details.get("location") or {})
+        location.update(latitude=inbound.latitude, longitude=inbound.longitude, address=location.get("address", ""))
+        if inbound.address and not location["address"]:
+            location["address"] = inbound.address
+        content["location"] = location
     if inbound.media:
         content["media"] = inbound.media
+    for key in ("context", "referral", "errors"):
+        if getattr(inbound, key):
+            content[key] = getattr(inbound, key)
+    if inbound.customer_id != inbound.from_number:
+        content["customer_id"] = inbound.customer_id
     return content
 
 
-def conversation_open(*, sender: Sender, customer_phone: str, customer_name: str = "") -> Conversation:
+def _original_update(*, conversation: Conversation, inbound: InboundMessage, by: Message) -> None:
+    """An edit replaces the text of the message it edits (the first text is kept); a revoke marks it deleted.
+    Both stay stored as messages of their own."""
+    original = Message.objects.filter(
+        conversation=conversation, provider=inbound.provider, provider_message_id=inbound.details.get("original_id")
+    ).first()
+    if original is None:
+        return
+    content = dict(original.content)
+    if inbound.kind == "edit":
+        content.setdefault("original_body", original.body)
+        content["edited_by"] = by.provider_message_id
+        Message.objects.filter(pk=original.pk).update(body=inbound.text, content=content)
+    else:
+        content.update(revoked=True, revoked_by=by.provider_message_id)
+        Message.objects.filter(pk=original.pk).update(content=content)
+
+
+def _identity_change(*, conversation: Conversation, inbound: InboundMessage) -> Conversation:
+    """WhatsApp says the customer changed number: the conversation follows them, unless the new number
+    already has a conversation here (then both stay, and the notice is stored in the old one)."""
+    new_id, new_number = whatsapp_identity(inbound.details.get("wa_id") or inbound.details.get("new_wa_id") or "")
+    if not new_id or new_id == conversation.customer_id:
+        return conversation
+    taken = Conversation.objects.filter(restaurant_id=conversation.restaurant_id, customer_id=new_id).exists()
+    if not taken:
+        Conversation.objects.filter(pk=conversation.pk).update(customer_id=new_id, customer_phone=new_number)
+        conversation.refresh_from_db()
+    return conversation
+
+
+def conversation_open(
+    *, sender: Sender, customer_phone: str, customer_name: str = "", customer_id: str = ""
+) -> Conversation:
     """The customer's conversation with the sender's restaurant, started if there is none yet. Atomic on the
-    unique (restaurant, customer_phone): concurrent first messages find one conversation."""
+    unique (restaurant, customer_id) — the customer's WhatsApp identity, their number unless WhatsApp gave a
+    business-scoped id: concurrent first messages find one conversation."""
     conversation, _ = Conversation.objects.get_or_create(
         restaurant_id=sender.restaurant_id,
-        customer_phone=customer_phone,
-        defaults={"sender": sender, "customer_name": customer_name[:200], "last_message_at": timezone.now()},
+        customer_id=customer_id or customer_phone,
+        defaults={
+            "sender": sender,
+            "customer_phone": customer_phone[:32],
+            "customer_name": customer_name[:200],
+            "last_message_at": timezone.now(),
+        },
     )
     return conversation

@@ -705,3 +705,21 @@ def test_whatever_arrives_at_whatever_step_gets_a_reply_within_the_limits(
         assert chat.session["step"] in bot_session.STEPS and chat.session["lang"] in ("ar", "en")
         for content in outbound:
             assert len({oid for oid, _ in content.options()}) == len(content.options())
+
+
+def test_a_catalog_order_becomes_the_cart():
+    chat = Chat()
+    chat.says("hello")
+    items = [
+        {"product_retailer_id": "item-12", "quantity": 2, "item_price": "38", "currency": "SAR"},
+        {"product_retailer_id": "21", "quantity": 3, "item_price": "6", "currency": "SAR"},
+        {"product_retailer_id": "item-999", "quantity": 1, "item_price": "1", "currency": "SAR"},  # not on the menu
+    ]
+    (cart,) = chat.send(
+        InboundMessage("meta", "w2", "+1", "+2", kind="order", details={"type": "order", "items": items})
+    )
+    assert chat.session["cart"] == [[12, 2], [21, 3]] and chat.session["step"] == "cart"
+    assert cart.body.startswith("أضفنا طلبك من الكتالوج إلى السلة (2 صنف)") and "cart:checkout" in ids(cart)
+
+    (menu,) = Chat().send(InboundMessage("meta", "w3", "+1", "+2", kind="order", details={"items": items[2:]}))
+    assert "لم نجد أصناف طلبك" in menu.body and menu.kind == "list"
