@@ -94,19 +94,19 @@ class ConversationDetailSerializer(ConversationListItemSerializer):
         )
 
 
-class ReactionSerializer(serializers.Serializer):
+class MessageReactionSerializer(serializers.Serializer):
     message_id = serializers.CharField(help_text="The message reacted to.")
     emoji = serializers.CharField(help_text="Empty when the reaction was taken back.")
 
 
-class OrderItemSerializer(serializers.Serializer):
+class CatalogOrderItemSerializer(serializers.Serializer):
     product_retailer_id = serializers.CharField()
     quantity = serializers.IntegerField()
     item_price = serializers.CharField()
     currency = serializers.CharField()
 
 
-class LocationSerializer(serializers.Serializer):
+class MessageLocationSerializer(serializers.Serializer):
     latitude = serializers.FloatField()
     longitude = serializers.FloatField()
     name = serializers.CharField(required=False)
@@ -114,7 +114,7 @@ class LocationSerializer(serializers.Serializer):
     url = serializers.CharField(required=False)
 
 
-class MediaSerializer(serializers.Serializer):
+class MessageMediaSerializer(serializers.Serializer):
     type = serializers.CharField(required=False, help_text="image, document, audio, video, sticker")
     id = serializers.CharField(required=False, help_text="The provider's media id (Meta).")
     url = serializers.CharField(required=False, help_text="Where the provider serves it (Twilio).")
@@ -140,12 +140,12 @@ class MessageContentSerializer(serializers.Serializer):
     reply = serializers.DictField(required=False, help_text="An interactive reply: type, id, title, description.")
     button = serializers.DictField(required=False, help_text="A template quick-reply button: payload, text.")
     flow = serializers.DictField(required=False, help_text="A WhatsApp Flow answer: name, response (its JSON).")
-    reaction = ReactionSerializer(required=False)
+    reaction = MessageReactionSerializer(required=False)
     contacts = serializers.ListField(child=serializers.DictField(), required=False, help_text="vCard fields.")
     catalog_id = serializers.CharField(required=False, help_text="A catalog order's catalog.")
-    items = OrderItemSerializer(many=True, required=False, help_text="A catalog order's product items.")
-    location = LocationSerializer(required=False)
-    media = MediaSerializer(many=True, required=False)
+    items = CatalogOrderItemSerializer(many=True, required=False, help_text="A catalog order's product items.")
+    location = MessageLocationSerializer(required=False)
+    media = MessageMediaSerializer(many=True, required=False)
     context = serializers.DictField(required=False, help_text="The message this one replies to: id, from.")
     referral = serializers.DictField(
         required=False, help_text="The click-to-WhatsApp ad it came from: source_id, headline, ctwa_clid, …"

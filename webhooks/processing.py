@@ -56,7 +56,11 @@ def _item_ref(item: Item) -> dict:
         return {"type": "unreadable", "id": item.ref}
     if isinstance(item, InboundMessage):
         return {"type": "message", "id": item.provider_message_id, "kind": item.kind}
-    return {"type": "status", "id": item.provider_message_id, "status": item.status}
+    record = {"type": "status", "id": item.provider_message_id, "status": item.status}
+    if item.errors:
+        # Every error the provider gave (the message keeps the first code and text when it failed).
+        record["errors"] = item.errors
+    return record
 
 
 def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:

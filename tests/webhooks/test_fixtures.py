@@ -260,7 +260,9 @@ def _setup_status_failed(client, sender):
 def _status_failed(sender):
     m = Message.objects.get(provider_message_id="wamid.OUT-FAILED")
     assert (m.status, m.error_code, m.error_message) == ("failed", "131047", "Re-engagement message")
-    assert WebhookEvent.objects.get().items[0]["outcome"] == "applied"
+    (item,) = WebhookEvent.objects.get().items
+    assert item["outcome"] == "applied" and item["errors"][0]["code"] == "131047"
+    assert item["errors"][0]["details"].startswith("Message failed to send because more than 24 hours")
 
 
 def _setup_status_played(client, sender):
