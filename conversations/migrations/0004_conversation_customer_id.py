@@ -9,7 +9,7 @@ def copy_phone(apps, schema_editor):
 class Migration(migrations.Migration):
     """Conversations key on the customer's WhatsApp identity (a number, or a business-scoped user id)."""
 
-    dependencies = [("conversations", "0002_message_awaiting_bot")]
+    dependencies = [("conversations", "0003_message_next_attempt")]
 
     operations = [
         migrations.AddField(
