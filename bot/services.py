@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.services import consent_keyword_handle
 from conversations.models import BotSession, Conversation, Message
 from conversations.ratelimit import limiter
 from conversations.services.handoff import conversation_handoff, conversation_language_set
@@ -54,6 +55,11 @@ def inbound_answer(*, message: Message, inbound: InboundMessage) -> bool:
             return False
         if inbound.is_event:
             # A reaction, an edit, a revoke, a number-change notice: stored, shown to staff, not answered.
+            return True
+        # STOP / إيقاف (or the opt-out button), START: marketing consent, confirmed; the bot says nothing more.
+        if inbound.kind in ("text", "interactive") and consent_keyword_handle(
+            conversation=conversation, text=inbound.text, reply_id=inbound.reply_id
+        ):
             return True
         _reply(conversation=conversation, message=message, inbound=inbound.sanitized())
     return True

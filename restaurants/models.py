@@ -67,6 +67,11 @@ class Sender(models.Model):
     # The credential the provider routes webhooks by (Meta's phone number id), in the clear so it can be found.
     routing_id = models.CharField(max_length=64, blank=True, db_index=True)
     messages_per_minute = models.PositiveIntegerField(default=600, validators=[MinValueValidator(1)])
+    daily_unique_customers = models.PositiveIntegerField(
+        default=1000,
+        validators=[MinValueValidator(1)],
+        help_text="Meta's messaging tier: business-initiated conversations with unique customers per 24 hours.",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

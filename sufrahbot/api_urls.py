@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from backoffice import api as backoffice_api
+from campaigns import api as campaigns_api
 from conversations import api as conversations_api
 from orders import api as orders_api
 from restaurants import api as restaurants_api
@@ -19,6 +20,20 @@ restaurant_urlpatterns = [
         "conversations/<int:cid>/messages/",
         templates_api.ConversationMessagesWithTemplatesApi.as_view(),  # free text, or an approved template
         name="conversation-messages",
+    ),
+    path("conversations/<int:cid>/consent/", campaigns_api.ConsentApi.as_view(), name="conversation-consent"),
+    path("campaigns/", campaigns_api.CampaignListApi.as_view(), name="campaigns"),
+    path("campaigns/<int:campaign_id>/", campaigns_api.CampaignDetailApi.as_view(), name="campaign"),
+    path(
+        "campaigns/<int:campaign_id>/schedule/", campaigns_api.CampaignScheduleApi.as_view(), name="campaign-schedule"
+    ),
+    path("campaigns/<int:campaign_id>/pause/", campaigns_api.CampaignPauseApi.as_view(), name="campaign-pause"),
+    path("campaigns/<int:campaign_id>/resume/", campaigns_api.CampaignResumeApi.as_view(), name="campaign-resume"),
+    path("campaigns/<int:campaign_id>/cancel/", campaigns_api.CampaignCancelApi.as_view(), name="campaign-cancel"),
+    path(
+        "campaigns/<int:campaign_id>/recipients/",
+        campaigns_api.CampaignRecipientsApi.as_view(),
+        name="campaign-recipients",
     ),
     path("templates/", templates_api.TemplateListApi.as_view(), name="templates"),
     path("templates/preview/", templates_api.TemplatePreviewApi.as_view(), name="template-preview"),

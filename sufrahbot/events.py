@@ -31,6 +31,7 @@ EVENT_TYPES = {
     "template.updated",
     "delivery.started",
     "delivery.completed",
+    "campaign.progress",
 }
 
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "conversations",
     "orders",
     "templates.apps.TemplatesConfig",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +239,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.tasks.*": {"queue": "inbound"},
     "conversations.tasks.send_message": {"queue": "outbound"},
     "orders.tasks.*": {"queue": "scheduled"},
+    "campaigns.tasks.*": {"queue": "scheduled"},
 }
 # One worker pool per entry (its queues); `./dev run` and docker-compose start one worker for each.
 CELERY_WORKER_POOLS = {"inbound": "inbound,default,scheduled", "outbound": "outbound"}
@@ -254,6 +256,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "resend-stranded-messages": {"task": "conversations.tasks.resend_stranded_messages", "schedule": 30.0},
     # Templates in review: ask the providers where they stand (Twilio has no status webhook).
     "sync-submitted-templates": {"task": "templates.tasks.sync_submitted_templates", "schedule": 300.0},
+    "start-due-campaigns": {"task": "campaigns.tasks.start_due_campaigns", "schedule": 30.0},
 }
 # An unsent outbound message this long past its due time (or its claim's lease) is re-queued by the sweep.
 STRANDED_SEND_GRACE_SECONDS = float(os.environ.get("STRANDED_SEND_GRACE_SECONDS", "60"))

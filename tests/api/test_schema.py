@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from campaigns.models import Campaign
 from templates.services import template_defaults_ensure
 from tests.factories import MenuCategoryFactory, MenuItemFactory, MessageFactory, RestaurantFactory, UserFactory
 from tests.orders.factories import customer_conversation, placed_order
@@ -130,6 +131,9 @@ def test_generated_requests_never_get_a_server_error(app_schema):
         "item_id": item.pk,
         "sender_id": sender_id,
         "template_id": template.pk,
+        "campaign_id": Campaign.objects.create(
+            restaurant=restaurant, name="fuzz", template=template, sender=conversation.sender, variables={}
+        ).pk,
     }
 
     operations = [result.ok() for result in app_schema.get_all_operations()]

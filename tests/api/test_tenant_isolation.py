@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from campaigns.models import Campaign, MarketingConsent
 from conversations.models import Conversation, Message
 from orders.models import Order
 from restaurants.models import MenuCategory, MenuItem, StaffMembership
@@ -51,6 +52,17 @@ OPERATIONS = [
     ("delete", "templates/{template_id}/", None),
     ("post", "templates/{template_id}/submit/", None),
     ("post", "conversations/{cid}/messages/", {"template": "{template_id}", "variables": {}}),
+    ("get", "conversations/{cid}/consent/", None),
+    ("put", "conversations/{cid}/consent/", {"opted_in": True, "tags": ["leak"]}),
+    ("get", "campaigns/", None),
+    ("post", "campaigns/", {"name": "leak", "template": "{template_id}", "variables": {"name": {"value": "x"}}}),
+    ("get", "campaigns/{campaign_id}/", None),
+    ("patch", "campaigns/{campaign_id}/", {"name": "Hacked"}),
+    ("post", "campaigns/{campaign_id}/schedule/", None),
+    ("post", "campaigns/{campaign_id}/pause/", None),
+    ("post", "campaigns/{campaign_id}/resume/", None),
+    ("post", "campaigns/{campaign_id}/cancel/", None),
+    ("get", "campaigns/{campaign_id}/recipients/", None),
 ]
 OPERATION_IDS = [f"{method.upper()} {path}" for method, path, _ in OPERATIONS]
 
@@ -74,6 +86,13 @@ class Tenant:
             status="approved",
             twilio_content_sid="HX" + "0" * 32,
         )
+        self.campaign = Campaign.objects.create(
+            restaurant=self.restaurant,
+            name=f"{name}-secret-campaign",
+            template=self.template,
+            sender=self.conversation.sender,
+            variables={"name": {"value": "x"}},
+        )
         self.markers = [
             f"{name}-customer",
             f"{name}-secret-message",
@@ -81,6 +100,7 @@ class Tenant:
             f"{name}-dish",
             f"{name}_secret_template",
             f"{name}-template-body",
+            f"{name}-secret-campaign",
             self.conversation.customer_phone,
         ]
 
@@ -92,6 +112,7 @@ class Tenant:
             "category_id": self.category.pk,
             "item_id": self.item.pk,
             "template_id": self.template.pk,
+            "campaign_id": self.campaign.pk,
         }
 
 
@@ -122,6 +143,8 @@ def _snapshot(tenant: Tenant) -> tuple:
         list(MenuCategory.objects.filter(restaurant=tenant.restaurant).values_list("id", "name_en")),
         list(MenuItem.objects.filter(restaurant=tenant.restaurant).values_list("id", "price")),
         list(MessageTemplate.objects.filter(restaurant=tenant.restaurant).values_list("id", "body", "status")),
+        list(Campaign.objects.filter(restaurant=tenant.restaurant).values_list("id", "name", "state")),
+        list(MarketingConsent.objects.filter(restaurant=tenant.restaurant).values_list("id", "opted_in", "tags")),
     )
 
 
@@ -208,7 +231,7 @@ def test_without_a_token_every_operation_is_401(api, tenants, method, path, body
 ADMIN_ONLY = [
     op
     for op in OPERATIONS
-    if (op[1].startswith("menu/") or op[1].startswith("templates/")) and op[0] != "get" and "preview" not in op[1]
+    if op[1].startswith(("menu/", "templates/", "campaigns/")) and op[0] != "get" and "preview" not in op[1]
 ]
 
 
