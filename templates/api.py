@@ -201,8 +201,8 @@ class TemplateDetailApi(RestaurantScopedView):
 
     @extend_schema(
         operation_id="templates_destroy",
-        summary="Delete a template (ADMIN)",
-        responses={204: None, **error_responses(401, 403, 404)},
+        summary="Delete a template (ADMIN); refused (400) while a campaign uses it",
+        responses={204: None, **error_responses(400, 401, 403, 404)},
     )
     def delete(self, request: Request, rid: int, template_id: int) -> Response:
         template_delete(template=_template_or_404(restaurant=self.restaurant, template_id=template_id), by=request.user)

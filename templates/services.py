@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from conversations.models import Conversation, Message
@@ -113,8 +114,12 @@ def template_update(*, template: MessageTemplate, by=None, data: dict[str, Any])
 
 
 def template_delete(*, template: MessageTemplate, by=None) -> None:
+    """Delete a template; one a campaign uses stays (ValidationError), so the campaign's record keeps it."""
+    try:
+        template.delete()
+    except ProtectedError:
+        raise ValidationError({"template": ["A campaign uses this template: it cannot be deleted."]}) from None
     logger.info("template deleted", extra={"template_id": template.pk, "by_user_id": getattr(by, "pk", None)})
-    template.delete()
 
 
 # --- the providers' review ----------------------------------------------------------------------------------
