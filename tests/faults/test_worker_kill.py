@@ -225,7 +225,10 @@ def test_worker_sigkill_mid_stream_every_message_replied_once(client, stack, fak
     assert sorted(counts) == sorted(f"whatsapp:{p}" for p in customers)
     assert set(counts.values()) == {1}
     assert Message.objects.filter(direction="in").count() == len(customers)
-    assert set(Message.objects.filter(direction="out").values_list("status", flat=True)) == {"sent"}
+    # A send the SIGKILL cut off after the provider accepted it (the customer has its one reply, asserted above)
+    # stays `sending` until its 2-minute claim lease runs out and the stranded sweep reconciles it; this test
+    # waits less than that. Nothing is queued or failed.
+    assert set(Message.objects.filter(direction="out").values_list("status", flat=True)) <= {"sent", "sending"}
     assert Message.objects.filter(direction="out").count() == len(customers)
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
 
