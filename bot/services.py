@@ -90,7 +90,7 @@ def _reply(*, conversation: Conversation, message: Message, inbound: InboundMess
     now = timezone.now()
     try:
         result = engine.handle(session.state, inbound, context, now)
-    except Exception:  # noqa: BLE001 - a bug in the engine must still leave the customer an answer
+    except Exception:  # a bug in the engine must still leave the customer an answer
         logger.exception("bot engine failed", extra={"conversation_id": conversation.pk, "message_id": message.pk})
         language = conversation.language or conversation.restaurant.default_language
         message_send(conversation=conversation, content=engine.fallback_reply(language))
@@ -144,7 +144,7 @@ def _action_run(action: Action, *, conversation: Conversation) -> Outcome | None
             extra={"conversation_id": conversation.pk, "action": type(action).__name__, "reason": str(exc)},
         )
         return ActionFailed(action=action, reason=str(exc))
-    except Exception as exc:  # noqa: BLE001 - the customer still gets an answer; the error is logged in full
+    except Exception as exc:  # the customer still gets an answer; the error is logged in full
         logger.exception(
             "bot action failed", extra={"conversation_id": conversation.pk, "action": type(action).__name__}
         )

@@ -36,7 +36,7 @@ class MessageInline(admin.TabularInline):
     def offered(self, obj: Message) -> str:
         return offered_buttons(obj)
 
-    def has_add_permission(self, request, obj=None):  # noqa: ARG002
+    def has_add_permission(self, request, obj=None):
         return False
 
 
@@ -104,7 +104,7 @@ class ConversationAdmin(TenantScopedAdmin):
     inlines = [MessageInline]
     actions = ["resume_bot", "hand_over_to_staff"]
 
-    def has_add_permission(self, request):  # noqa: ARG002
+    def has_add_permission(self, request):
         return False  # conversations start when a customer writes
 
     def save_model(self, request, obj, form, change):
@@ -175,7 +175,7 @@ class MessageAdmin(TenantScopedAdmin):
     search_fields = ("provider_message_id", "body", "conversation__customer_phone")
     actions = ["retry_failed"]
 
-    def has_add_permission(self, request):  # noqa: ARG002
+    def has_add_permission(self, request):
         return False
 
     @admin.display(description="body")

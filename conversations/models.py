@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -81,7 +79,6 @@ class Message(models.Model):
     direction = models.CharField(max_length=3, choices=Direction.choices)
     provider = models.CharField(max_length=16)
     provider_message_id = models.CharField(max_length=128, null=True, blank=True)
-    client_message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=16, default="text")
     body = models.TextField(blank=True)
     content = models.JSONField(

@@ -25,10 +25,10 @@ class _ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):  # noqa: ARG002
+    def has_add_permission(self, request, obj=None):
         return False
 
-    def has_change_permission(self, request, obj=None):  # noqa: ARG002
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -89,7 +89,7 @@ class OrderAdmin(TenantScopedAdmin):
         actions.pop("delete_selected", None)  # orders are cancelled, never deleted
         return actions
 
-    def has_delete_permission(self, request, obj=None):  # noqa: ARG002
+    def has_delete_permission(self, request, obj=None):
         return False
 
     def get_urls(self):
@@ -125,7 +125,7 @@ class OrderAdmin(TenantScopedAdmin):
             self.orders_move(request, self.get_queryset(request).filter(pk=order.pk), to_status, driver=driver)
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
-    def has_add_permission(self, request):  # noqa: ARG002
+    def has_add_permission(self, request):
         return False  # orders are placed by customers through the bot
 
     @admin.display(description="customer")
@@ -153,7 +153,7 @@ class RatingAdmin(TenantScopedAdmin):
     list_filter = ("stars", ("order__restaurant", admin.RelatedOnlyFieldListFilter))
     readonly_fields = ("order", "stars", "comment", "created_at")
 
-    def has_add_permission(self, request):  # noqa: ARG002
+    def has_add_permission(self, request):
         return False
 
 
@@ -164,5 +164,5 @@ class RatingPromptAdmin(TenantScopedAdmin):
     list_filter = ("status", "kind", ("order__restaurant", admin.RelatedOnlyFieldListFilter))
     readonly_fields = [f.name for f in RatingPrompt._meta.fields]
 
-    def has_add_permission(self, request):  # noqa: ARG002
+    def has_add_permission(self, request):
         return False

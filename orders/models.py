@@ -4,8 +4,6 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from restaurants.models import Language
-
 # Human order numbers start here, per restaurant ("order #1001").
 FIRST_ORDER_NUMBER = 1001
 
@@ -123,9 +121,6 @@ class OrderItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.name_en}"
-
-    def name_in(self, language: str) -> str:
-        return self.name_ar if language == Language.ARABIC else self.name_en
 
 
 class OrderEvent(models.Model):

@@ -23,6 +23,7 @@ from templates.selectors import template_for_purpose
 from templates.services import TemplateNotSendable, template_send
 
 from . import messages
+from .events import order_event_data
 from .models import (
     FIRST_ORDER_NUMBER,
     Fulfilment,
@@ -35,7 +36,6 @@ from .models import (
     RatingPrompt,
     next_statuses,
 )
-from .serializers import order_event_data
 
 logger = logging.getLogger(__name__)
 

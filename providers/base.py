@@ -148,13 +148,13 @@ class BaseProvider:
     webhook_aliases: ClassVar[tuple[str, ...]] = ()
     handshake: ClassVar[bool] = False
 
-    def status_callback_url(self, *, base_url: str) -> str | None:  # noqa: ARG002
+    def status_callback_url(self, *, base_url: str) -> str | None:
         return None
 
-    def sent_messages_find(self, **kwargs) -> list[SendResult] | None:  # noqa: ARG002
+    def sent_messages_find(self, **kwargs) -> list[SendResult] | None:
         return None  # no way to ask (no message list, no idempotency key): an ambiguous send is not resent
 
-    def verification_answer(self, *, query: Mapping[str, str]) -> str | None:  # noqa: ARG002
+    def verification_answer(self, *, query: Mapping[str, str]) -> str | None:
         return None
 
     def credential_errors(self, values: Mapping[str, str]) -> dict[str, str]:

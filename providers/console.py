@@ -18,7 +18,7 @@ NAME = "console"
 
 def send(
     *, sender: SenderLike, to: str, content: OutboundContent, status_callback_url: str | None = None
-) -> SendResult:  # noqa: ARG001
+) -> SendResult:
     provider_message_id = f"console-{uuid.uuid4().hex}"
     logger.info("console send", extra={"sender": sender.phone_number, "to": to, "kind": content.kind})
     logger.debug("console send text", extra={"text": content.as_plain_text()})  # bodies: never at INFO
@@ -46,5 +46,5 @@ class Console(Twilio):
     ) -> SendResult:
         return send(sender=sender, to=to, content=content, status_callback_url=status_callback_url)
 
-    def status_callback_url(self, *, base_url: str) -> str | None:  # noqa: ARG002
+    def status_callback_url(self, *, base_url: str) -> str | None:
         return None

@@ -303,13 +303,12 @@ class SendError(Exception):
     """A provider refused or could not take a message. `retryable` says whether trying later may help."""
 
     def __init__(
-        self, code: str, message: str, *, retryable: bool, retry_after: float | None = None, ambiguous: bool = False
+        self, code: str, message: str, *, retryable: bool, ambiguous: bool = False
     ):
         super().__init__(f"{code}: {message}")
         self.code = str(code)
         self.message = message
         self.retryable = retryable
-        self.retry_after = retry_after
         # The request may have reached the provider (no answer within the read timeout, the connection
         # dropped after sending): resending blindly could send the customer the message twice.
         self.ambiguous = ambiguous

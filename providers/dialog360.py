@@ -60,5 +60,5 @@ class Dialog360(meta.Meta):
             api="360dialog API",
         )
 
-    def verification_answer(self, *, query: Mapping[str, str]) -> str | None:  # noqa: ARG002
+    def verification_answer(self, *, query: Mapping[str, str]) -> str | None:
         return None

@@ -462,7 +462,7 @@ def message_payload(*, to: str, content: OutboundContent) -> dict:
 
 
 @lru_cache(maxsize=4)
-def _http(pid: int, timeout: float) -> httpx.Client:  # noqa: ARG001 - keyed by pid: a forked worker makes its own
+def _http(pid: int, timeout: float) -> httpx.Client:  # keyed by pid: a forked worker makes its own
     """One pooled client per process: sends reuse its kept-alive connections instead of a new TLS handshake."""
     return httpx.Client(timeout=timeout, follow_redirects=False)
 

@@ -178,7 +178,7 @@ def parse_status(params: Mapping[str, str]) -> StatusUpdate:
 
 
 @lru_cache(maxsize=4)
-def _http(pid: int, timeout: float) -> TwilioHttpClient:  # noqa: ARG001 - keyed by pid: a forked worker makes its own
+def _http(pid: int, timeout: float) -> TwilioHttpClient:  # keyed by pid: a forked worker makes its own
     """One pooled HTTP client (a requests.Session) per process, shared by every sender's API client."""
     return TwilioHttpClient(pool_connections=True, timeout=timeout)
 

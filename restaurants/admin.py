@@ -102,7 +102,7 @@ class SenderAdmin(TenantScopedAdmin):
     list_filter = ("provider", "active", RESTAURANT_FILTER)
     search_fields = ("phone_number", "restaurant__slug", "restaurant__name_en", "restaurant__name_ar")
 
-    def get_readonly_fields(self, request, obj=None):  # noqa: ARG002
+    def get_readonly_fields(self, request, obj=None):
         # A number moves to another restaurant by registering it there, not by editing it.
         return ("restaurant", "webhook_url") if obj else ("webhook_url",)
 
@@ -112,7 +112,7 @@ class SenderAdmin(TenantScopedAdmin):
             return "Shown once the sender is saved."
         return sender_webhook_url(sender=obj)
 
-    def get_fieldsets(self, request, obj=None):  # noqa: ARG002
+    def get_fieldsets(self, request, obj=None):
         groups = [(None, {"fields": ["restaurant", "provider", "phone_number", "messages_per_minute", "active"]})]
         if obj is not None:
             groups.append(
@@ -140,7 +140,7 @@ class SenderAdmin(TenantScopedAdmin):
         kwargs["fields"] = SenderAdminForm.Meta.fields
         return super().get_form(request, obj, change, **kwargs)
 
-    def save_model(self, request, obj, form, change):  # noqa: ARG002
+    def save_model(self, request, obj, form, change):
         data = {
             "provider": form.cleaned_data["provider"],
             "phone_number": form.cleaned_data["phone_number"],

@@ -64,13 +64,13 @@ class MembershipPermissionBackend(BaseBackend):
             )
         return user_obj._sufrah_roles
 
-    def has_perm(self, user_obj, perm: str, obj=None) -> bool:  # noqa: ARG002
+    def has_perm(self, user_obj, perm: str, obj=None) -> bool:
         return any(_granted(role_grants(role), perm) for role in self._roles(user_obj))
 
     def has_module_perms(self, user_obj, app_label: str) -> bool:
         return any(role_grants(role).get(app_label) for role in self._roles(user_obj))
 
-    def get_all_permissions(self, user_obj, obj=None) -> set[str]:  # noqa: ARG002
+    def get_all_permissions(self, user_obj, obj=None) -> set[str]:
         perms: set[str] = set()
         for role in self._roles(user_obj):
             for app_label, models in role_grants(role).items():

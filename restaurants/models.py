@@ -122,9 +122,6 @@ class MenuCategory(models.Model):
     def __str__(self) -> str:
         return f"{self.name_en} / {self.name_ar}"
 
-    def name_in(self, language: str) -> str:
-        return self.name_ar if language == Language.ARABIC else self.name_en
-
 
 class MenuItem(models.Model):
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="menu_items")
@@ -144,11 +141,6 @@ class MenuItem(models.Model):
     def __str__(self) -> str:
         return f"{self.name_en} / {self.name_ar}"
 
-    def name_in(self, language: str) -> str:
-        return self.name_ar if language == Language.ARABIC else self.name_en
-
-    def description_in(self, language: str) -> str:
-        return self.description_ar if language == Language.ARABIC else self.description_en
 
 
 class AuditEntry(models.Model):

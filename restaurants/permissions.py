@@ -56,7 +56,7 @@ class IsPlatformAdmin(BasePermission):
 
     message = "Only platform admins may do this."
 
-    def has_permission(self, request: Request, view: APIView) -> bool:  # noqa: ARG002
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return user_is_platform_admin(request.user)
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 
 from .models import MenuCategory, MenuItem, Restaurant, Sender
 
@@ -33,12 +33,6 @@ def menu_for(*, restaurant: Restaurant) -> list[MenuCategory]:
 
 def menu_item_get(*, restaurant: Restaurant, item_id: int) -> MenuItem | None:
     return MenuItem.objects.filter(restaurant=restaurant, pk=item_id).first()
-
-
-def restaurants_for_user(*, user) -> QuerySet[Restaurant]:
-    if user.is_superuser:
-        return Restaurant.objects.all()
-    return Restaurant.objects.filter(memberships__user=user)
 
 
 # Twilio retries a webhook only as told by the URL's connection overrides: connect / read timeouts (ms), the

@@ -22,13 +22,13 @@ REQUEST_ID_HEADER = "sufrah_request_id"
 
 
 @signals.setup_logging.connect
-def _use_project_logging(**kwargs) -> None:  # noqa: ARG001
+def _use_project_logging(**kwargs) -> None:
     """Connected, this stops Celery configuring logging itself: Django's LOGGING (JSON lines) applies."""
     logging.config.dictConfig(settings.LOGGING)
 
 
 @signals.before_task_publish.connect
-def _carry_request_id(headers: dict | None = None, **kwargs) -> None:  # noqa: ARG001
+def _carry_request_id(headers: dict | None = None, **kwargs) -> None:
     request_id = current("request_id")
     if headers is not None and request_id and REQUEST_ID_HEADER not in headers:
         headers[REQUEST_ID_HEADER] = request_id
@@ -38,14 +38,14 @@ _task_contexts: dict[str, object] = {}
 
 
 @signals.task_prerun.connect
-def _enter_task_context(task_id: str | None = None, task=None, **kwargs) -> None:  # noqa: ARG001
+def _enter_task_context(task_id: str | None = None, task=None, **kwargs) -> None:
     request_id = getattr(task.request, REQUEST_ID_HEADER, None) if task is not None else None
     fields = {"request_id": request_id, "task_id": task_id, "task": getattr(task, "name", None)}
     _task_contexts[task_id] = _context.set({k: v for k, v in fields.items() if v})
 
 
 @signals.task_postrun.connect
-def _leave_task_context(task_id: str | None = None, **kwargs) -> None:  # noqa: ARG001
+def _leave_task_context(task_id: str | None = None, **kwargs) -> None:
     token = _task_contexts.pop(task_id, None)
     if token is not None:
         try:

@@ -73,7 +73,7 @@ class Secret(str):
 class EncryptedTextField(models.TextField):
     """Stores the Fernet token; Python code sees the plaintext (as a `Secret`)."""
 
-    def from_db_value(self, value, expression, connection):  # noqa: ARG002
+    def from_db_value(self, value, expression, connection):
         if value in (None, ""):
             return value
         return Secret(decrypt(value))
@@ -94,7 +94,7 @@ class EncryptedJSONField(models.TextField):
     """A dict of strings stored as one Fernet token of its JSON: structured secrets (a provider's credentials)
     encrypted as a whole, so no part of them, names included, is readable at rest."""
 
-    def from_db_value(self, value, expression, connection):  # noqa: ARG002
+    def from_db_value(self, value, expression, connection):
         if value in (None, ""):
             return {}
         return _secrets(json.loads(decrypt(value)))
@@ -111,7 +111,7 @@ class EncryptedJSONField(models.TextField):
             return ""
         return encrypt(json.dumps({str(k): str(v) for k, v in dict(value).items()}, sort_keys=True))
 
-    def value_to_string(self, obj):  # noqa: ARG002 - never serialise the plaintext (dumpdata, admin history)
+    def value_to_string(self, obj):  # never serialise the plaintext (dumpdata, admin history)
         return ""
 
 

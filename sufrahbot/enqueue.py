@@ -18,7 +18,7 @@ def delay_or_log(task, *args: Any, **log_extra: Any) -> bool:
     """`task.delay(*args)`; on a broker error, log it (with what the sweep will pick up) and return False."""
     try:
         task.delay(*args)
-    except Exception as exc:  # noqa: BLE001 - kombu/redis raise several types; none may fail the caller
+    except Exception as exc:  # kombu/redis raise several types; none may fail the caller
         logger.error(
             "enqueue failed; the sweep will pick it up",
             extra={

@@ -96,11 +96,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     return response
 
 
-def json_404(request, exception=None) -> JsonResponse:  # noqa: ARG001
+def json_404(request, exception=None) -> JsonResponse:
     return error_response(404, "not_found", "Not found.")
 
 
-def json_500(request) -> JsonResponse:  # noqa: ARG001
+def json_500(request) -> JsonResponse:
     return error_response(500, "server_error", "Internal server error.")
 
 

@@ -95,7 +95,7 @@ def _send(group: str, message: dict[str, Any]) -> None:
             async_to_sync(layer.group_send)(group, message)
         else:
             _SenderLoop.run(layer.group_send(group, message), SEND_TIMEOUT_SECONDS)
-    except Exception:  # noqa: BLE001 - a dashboard hiccup must never fail the business transaction
+    except Exception:  # a dashboard hiccup must never fail the business transaction
         logger.exception("event publish failed", extra={"event_type": payload.get("type")})
     else:
         logger.debug("event published", extra={"event_type": payload.get("type"), "group": group})

@@ -34,7 +34,7 @@ def worker_beat(*, hostname: str, queues: list[str]) -> None:
     payload = {"hostname": hostname, "queues": queues, "at": time.time(), "host": socket.gethostname()}
     try:
         redis_client(settings.REDIS_URL).set(worker_key(hostname), json.dumps(payload), ex=HEARTBEAT_TTL_SECONDS)
-    except Exception:  # noqa: BLE001 - a missed beat is what the TTL is for; the worker keeps working
+    except Exception:  # a missed beat is what the TTL is for; the worker keeps working
         logger.warning("worker heartbeat not written", exc_info=True, extra={"hostname": hostname})
 
 
@@ -43,7 +43,7 @@ def worker_gone(*, hostname: str) -> None:
         return
     try:
         redis_client(settings.REDIS_URL).delete(worker_key(hostname))
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("worker heartbeat not removed", exc_info=True, extra={"hostname": hostname})
 
 

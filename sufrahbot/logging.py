@@ -79,7 +79,7 @@ class RedactSecretsFilter(logging.Filter):
         if record.args:
             try:
                 record.msg = record.getMessage()
-            except Exception:  # noqa: BLE001 - a bad format string must not drop the line
+            except Exception:  # a bad format string must not drop the line
                 record.msg = str(record.msg)
             record.args = None
         if isinstance(record.msg, str):

@@ -72,7 +72,7 @@ class QueueDepthCollector:
         try:
             for queue, depth in queue_depths().items():
                 family.add_metric([queue], depth)
-        except Exception:  # noqa: BLE001 - a broker hiccup costs the gauge, not the scrape
+        except Exception:  # a broker hiccup costs the gauge, not the scrape
             logger.warning("queue depth not read", exc_info=True)
         yield family
 

@@ -134,11 +134,11 @@ class Supervisor:
         self._stopping = False
 
     def _start(self, child: _Child) -> None:
-        child.process = subprocess.Popen(child.spec.argv, env=self.env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        child.process = subprocess.Popen(child.spec.argv, env=self.env, preexec_fn=_die_with_parent)
         child.started = time.monotonic()
         logger.info("process started", extra={"child": child.spec.name, "pid": child.process.pid})
 
-    def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
+    def _on_signal(self, signum, frame) -> None:
         self._stopping = True
 
     def run(self) -> int:

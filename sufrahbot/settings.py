@@ -41,7 +41,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not (DEBUG or EMBEDDED or env_bool("SUFRAH_INSECURE_DEV_KEY")):
         raise RuntimeError("SECRET_KEY must be set (see .env.example)")
-    SECRET_KEY = "insecure-embedded-dev-key-change-me"  # noqa: S105  (embedded/dev only)
+    SECRET_KEY = "insecure-embedded-dev-key-change-me"  # embedded/dev only
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

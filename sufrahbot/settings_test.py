@@ -11,7 +11,7 @@ os.environ.setdefault("SEND_RETRY_MAX_SECONDS", "0.2")
 # Whole scripted chats run in a second; the per-customer limit has its own test with a low setting.
 os.environ.setdefault("BOT_CUSTOMER_MESSAGES_PER_MINUTE", "600")
 
-from .settings import *  # noqa: E402,F403
+from .settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Most tests run tasks inline (after the transaction commits); tests marked `worker` start a real

@@ -20,7 +20,7 @@ class TemplateVersionInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ("-id",)
 
-    def has_add_permission(self, request, obj=None):  # noqa: ARG002
+    def has_add_permission(self, request, obj=None):
         return False
 
 

@@ -91,7 +91,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pass-word-123")
 
     @factory.post_generation
-    def saved(self, create, extracted, **kwargs):  # noqa: ARG002
+    def saved(self, create, extracted, **kwargs):
         if create:
             self.save()
 

@@ -41,7 +41,7 @@ def real_worker(settings):
     app.conf.task_always_eager = False
     ran: list[tuple[str, str, bool]] = []
 
-    def record(task=None, **kwargs):  # noqa: ARG001
+    def record(task=None, **kwargs):
         request = task.request
         ran.append((task.name, (request.delivery_info or {}).get("routing_key", ""), bool(request.is_eager)))
 

@@ -14,7 +14,7 @@ class WebhookEventAdmin(TenantScopedAdmin):
     readonly_fields = [f.name for f in WebhookEvent._meta.fields]
     actions = ["replay"]
 
-    def has_add_permission(self, request):  # noqa: ARG002
+    def has_add_permission(self, request):
         return False
 
     @admin.action(description="Replay (process again)")

@@ -129,7 +129,7 @@ def webhook_event_process(*, event_id: int) -> str:
             try:
                 outcome, reason = _item_apply(item, sender)
                 record.update(outcome=outcome, reason=reason)
-            except Exception as exc:  # noqa: BLE001 - recorded; the other items go on
+            except Exception as exc:  # recorded; the other items go on
                 logger.exception("webhook item failed", extra={"event_id": event.pk, "item": record["id"]})
                 record.update(outcome="failed", reason=f"{type(exc).__name__}: {exc}"[:500])
                 failures.append(record)

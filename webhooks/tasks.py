@@ -16,7 +16,7 @@ from .processing import webhook_event_process, webhook_events_stale
     retry_backoff=True,
     max_retries=5,
 )
-def process_event(self, event_id: int) -> str:  # noqa: ARG001
+def process_event(self, event_id: int) -> str:
     return webhook_event_process(event_id=event_id)
 
 

@@ -19,9 +19,9 @@ from sufrahbot.events import publish
 from sufrahbot.logging import bind
 from sufrahbot.metrics import DEAD_LETTERS, MESSAGES, RATE_LIMIT_HITS, SEND_RETRIES, SEND_SECONDS
 
+from ..events import message_event_data
 from ..models import FINAL_STATUSES, STATUS_RANK, Message, MessageStatus
 from ..ratelimit import limiter
-from ..serializers import message_event_data
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class UnknownStatus(ValueError):
 
 def _backoff(attempts: int) -> float:
     base = settings.SEND_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
-    return min(settings.SEND_RETRY_MAX_SECONDS, base) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
+    return min(settings.SEND_RETRY_MAX_SECONDS, base) * random.uniform(0.5, 1.5)  # jitter
 
 
 def _status_callback_url(provider: str) -> str | None:
@@ -170,7 +170,7 @@ def _message_update(message: Message, **changes) -> None:
 
 def _delivery_failed(message: Message, exc: SendError) -> DeliveryOutcome:
     if exc.retryable and message.attempts <= settings.SEND_MAX_RETRIES:
-        retry_in = exc.retry_after or _backoff(message.attempts)
+        retry_in = _backoff(message.attempts)
         Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
             status=MessageStatus.QUEUED,
             status_rank=STATUS_RANK[MessageStatus.QUEUED],

@@ -9,8 +9,8 @@ from django.db import transaction
 from restaurants.audit import audit_record
 from sufrahbot.events import publish
 
+from ..events import conversation_event_data
 from ..models import BotSession, Conversation
-from ..serializers import conversation_event_data
 
 logger = logging.getLogger(__name__)
 

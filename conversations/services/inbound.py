@@ -14,8 +14,8 @@ from providers.phone import whatsapp_identity
 from restaurants.models import Sender
 from sufrahbot.events import publish
 
+from ..events import conversation_event_data, message_event_data
 from ..models import STATUS_RANK, Conversation, Message, MessageStatus
-from ..serializers import conversation_event_data, message_event_data
 
 logger = logging.getLogger(__name__)
 

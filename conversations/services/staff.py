@@ -12,8 +12,8 @@ from restaurants.audit import audit_changes, audit_record
 from restaurants.models import StaffMembership
 from sufrahbot.events import publish
 
+from ..events import conversation_event_data
 from ..models import Conversation, Message
-from ..serializers import conversation_event_data
 from .handoff import conversation_bot_resume, conversation_handoff
 from .outbound import message_queue
 

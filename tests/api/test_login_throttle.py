@@ -106,7 +106,7 @@ def test_admin_login_is_locked_the_same_way(settings):
     )
 
 
-def test_admin_login_still_works_for_the_right_password(settings):  # noqa: ARG001
+def test_admin_login_still_works_for_the_right_password(settings):
     admin_user = UserFactory(is_staff=True, is_superuser=True)
     browser = Client()
     response = browser.post("/admin/login/?next=/admin/", {"username": admin_user.username, "password": PASSWORD})

@@ -37,7 +37,7 @@ def _playwright():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no browser: {CHROMIUM} is missing (Debian's chromium package; .ci/run installs it)")
     try:
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional at import time: skip, not error
+        from playwright.sync_api import sync_playwright  # optional at import time: skip, not error
     except ImportError:
         pytest.skip("no browser driver: the playwright package is not installed (requirements.lock has it)")
     return sync_playwright

@@ -494,11 +494,28 @@ def test_a_refused_rating_is_explained():
     assert "already been rated" in result.outbound[0].body
 
 
-@pytest.mark.parametrize("reply_id", ["rate:stars:7:9", "rate:stars:x:5", "rate:now:", "cat:999", "item:-1", "zzz"])
-def test_malformed_or_unknown_reply_ids_get_a_re_prompt(reply_id):
+CART_CHOICES = ["cart:add", "cart:checkout", "cart:clear"]
+
+
+@pytest.mark.parametrize(
+    ("reply_id", "choices"),
+    [
+        ("rate:stars:7:9", CART_CHOICES),
+        ("rate:stars:x:5", CART_CHOICES),
+        ("rate:now:", CART_CHOICES),
+        ("item:-1", CART_CHOICES),
+        ("zzz", CART_CHOICES),
+        ("cat:999", ["cat:1", "cat:2", "cat:4"]),  # an unknown category: the categories again
+    ],
+)
+def test_malformed_or_unknown_reply_ids_get_a_re_prompt(reply_id, choices):
     chat = at("cart")
-    replies = chat.taps(reply_id)
-    assert replies and not any(isinstance(a, RecordRating) for a in chat.actions)
+    cart_before = list(chat.session["cart"])
+
+    [again] = chat.taps(reply_id)
+
+    assert "didn't get that" in again.body and ids(again) == choices
+    assert chat.actions == [] and chat.session["cart"] == cart_before
 
 
 def test_typing_an_option_title_picks_it():
@@ -565,13 +582,18 @@ def test_long_names_in_arabic_and_english_are_cut_within_limits_without_breaking
         CategoryData(1, long_ar, long_en, tuple(dish(n, long_en + str(n), long_ar + str(n), "1") for n in range(12))),
         CategoryData(2, "ب" * 99, "b" * 99, (dish(99, "x", "y", description_en="d" * 300, description_ar="و" * 300),)),
     )
-    for language in ("ar", "en"):
+    for language, greeting in (("ar", "مرحبا"), ("en", "hi")):
         chat = Chat(context=dataclasses.replace(CONTEXT, menu=menu, conversation_language=language))
-        chat.says("hi")
+        chat.says(greeting)
+        cut_titles = []
         for reply_id in ("menu:order", "cat:1", "items:page:1:1", "cat:2", "item:5", "qty:3", "cart:checkout"):
             for content in chat.taps(reply_id):
-                for _, title in content.options():
-                    assert not unicodedata.combining(title[-1])
+                assert content.limit_violations() == [], (reply_id, content)
+                cut_titles += [title for _, title in content.options() if title.endswith("…")]
+        # The long names were cut (so the check below looks at real cuts), each before a whole letter.
+        assert len(cut_titles) >= 3, (language, cut_titles)
+        for title in cut_titles:
+            assert len(title) > 1 and not unicodedata.combining(title[-2]) and not title[-2].isspace(), title
 
 
 def test_every_button_and_label_text_fits_whatsapp():

@@ -310,7 +310,7 @@ def test_a_worker_killed_mid_send_leaves_no_one_twice_and_the_next_run_finishes(
         "from campaigns.sending import campaign_send_run;"
         f"campaign_send_run(campaign_id={campaign.pk}, budget_seconds=60)"
     )
-    worker = subprocess.Popen([sys.executable, "-c", code], env=env)  # noqa: S603
+    worker = subprocess.Popen([sys.executable, "-c", code], env=env)
     deadline = time.monotonic() + 60
     while len(fake_twilio.sent) < 15 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -129,5 +129,5 @@ class _Messages:
     def __init__(self):
         self.texts = []
 
-    def add(self, level, message, extra_tags=""):  # noqa: ARG002
+    def add(self, level, message, extra_tags=""):
         self.texts.append(str(message))

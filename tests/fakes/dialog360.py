@@ -19,7 +19,7 @@ class FakeDialog360(LocalServer):
         fake = self
 
         class Handler(JsonHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = json.loads(self.read_body() or b"{}")
                 with lock:
                     fake.requests.append({"path": self.path, "json": body, "api_key": self.headers.get("D360-API-KEY")})

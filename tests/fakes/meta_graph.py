@@ -35,7 +35,7 @@ class FakeMetaGraph(LocalServer):
                     return False
                 return True
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 path = urlsplit(self.path).path
                 with lock:
                     fake.requests.append(
@@ -61,7 +61,7 @@ class FakeMetaGraph(LocalServer):
                     },
                 )
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = json.loads(self.read_body() or b"{}")
                 with lock:
                     fake.requests.append({"path": self.path, "json": body, "auth": self.headers.get("Authorization")})

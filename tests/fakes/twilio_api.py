@@ -75,7 +75,7 @@ class FakeTwilio(LocalServer):
                     200, {"sid": sid, "account_sid": content["account_sid"], "whatsapp": content["whatsapp"]}
                 )
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 """The Messages list (To / From filters, newest first), as Twilio pages it; a content's approval."""
                 if (approval := _APPROVAL_FETCH.match(self.path)) is not None:
                     return self._approval_get(approval["sid"])
@@ -108,7 +108,7 @@ class FakeTwilio(LocalServer):
                     },
                 )
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 raw = self.read_body().decode()
                 if _CONTENT.match(self.path) or _APPROVAL_CREATE.match(self.path):
                     return self._content(json.loads(raw or "{}"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from orders.models import RatingPrompt
 from orders.tasks import send_due_prompts
@@ -14,11 +15,13 @@ from .factories import order_in
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_beat_schedule_runs_the_prompt_sweep_every_30_seconds():
-    assert settings.CELERY_BEAT_SCHEDULE["send-due-rating-prompts"] == {
-        "task": "orders.tasks.send_due_prompts",
-        "schedule": 30.0,
-    }
+def test_every_beat_entry_names_the_task_it_imports_and_the_prompt_sweep_is_scheduled():
+    # Beat sends a task by its name and the worker runs what is registered under that name: an entry whose
+    # path is not the task's registered name would never run.
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert import_string(entry["task"]).name == entry["task"], name
+        assert entry["schedule"] > 0, name
+    assert settings.CELERY_BEAT_SCHEDULE["send-due-rating-prompts"]["task"] == send_due_prompts.name
 
 
 def test_the_task_sends_due_prompts_and_a_second_run_sends_none(fake_twilio):

@@ -70,7 +70,7 @@ def test_the_request_id_rides_along_into_tasks_it_queues():
     class Task:
         name = "webhooks.tasks.process_event"
 
-        class request:  # noqa: N801 - the shape Celery gives a running task
+        class request:  # the shape Celery gives a running task
             sufrah_request_id = "req-42"
 
     _enter_task_context(task_id="t-1", task=Task)

@@ -23,11 +23,11 @@ class Command(BaseCommand):
         rotated = 0
         with connection.cursor() as cursor:
             # Raw tokens, not the decrypted values the model fields give.
-            cursor.execute(f"SELECT id, {', '.join(columns)} FROM {table}")  # noqa: S608 - fixed identifiers
+            cursor.execute(f"SELECT id, {', '.join(columns)} FROM {table}")  # fixed identifiers
             rows = cursor.fetchall()
             for pk, *tokens in rows:
                 new = [rotate(token) if token else token for token in tokens]
                 assignments = ", ".join(f"{column} = %s" for column in columns)
-                cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", [*new, pk])  # noqa: S608
+                cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", [*new, pk])
                 rotated += sum(1 for token in tokens if token)
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {rotated} secret(s) of {len(rows)} sender(s)."))

@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("process", choices=PROCESS_NAMES)
-        parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))  # noqa: S104 - in a container
+        parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))  # in a container
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--check", action="store_true", help="exit 0 when this process is healthy")
 
@@ -30,12 +30,12 @@ class Command(BaseCommand):
         if opts["check"]:
             sys.exit(0 if self._healthy(name, opts["port"]) else 1)
         argv = process_command(name, host=opts["host"], port=opts["port"])
-        os.execv(argv[0], argv)  # noqa: S606 - our own fixed command line
+        os.execv(argv[0], argv)  # our own fixed command line
 
     def _healthy(self, name: str, port: int) -> bool:
         if name == "web":
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=5) as response:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=5) as response:
                     return response.status == 200
             except OSError as exc:
                 self.stderr.write(f"web unhealthy: {exc}")

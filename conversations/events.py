@@ -1,4 +1,4 @@
-"""Plain-dict shapes of conversations and messages, shared by realtime events and the API."""
+"""Event payloads of conversations and messages: plain dicts shared by realtime events and the API."""
 
 from __future__ import annotations
 

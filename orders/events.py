@@ -1,4 +1,4 @@
-"""Plain-dict shapes of orders, shared by realtime events and the API."""
+"""Event payloads of orders: plain dicts shared by realtime events and the API."""
 
 from __future__ import annotations
 
