@@ -17,7 +17,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from conversations.models import MessageStatus
-from conversations.services.delivery import SEND_CLAIM_LEASE
+from conversations.services.delivery import claim_lease
 from conversations.services.outbound import message_queue
 from conversations.tasks import send_message
 from orders.models import Order
@@ -188,7 +188,7 @@ def _stranded_messages_resend(campaign: Campaign) -> int:
     old = list(
         waiting.filter(
             Q(message__status=MessageStatus.QUEUED, queued_at__lt=now - STRANDED_AFTER)
-            | Q(message__status=MessageStatus.SENDING, message__updated_at__lt=now - SEND_CLAIM_LEASE)
+            | Q(message__status=MessageStatus.SENDING, message__updated_at__lt=now - claim_lease())
         ).values_list("message_id", flat=True)[:100]
     )
     for message_id in old:

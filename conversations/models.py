@@ -40,8 +40,12 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.customer_phone or self.customer_id
-        return f"{self.customer_name} ({who})" if self.customer_name else who
+        return f"{self.customer_name} ({self.send_to})" if self.customer_name else self.send_to
+
+    @property
+    def send_to(self) -> str:
+        """Where providers send this customer's messages: the number, or the business-scoped id alone."""
+        return self.customer_phone or self.customer_id
 
 
 class MessageStatus(models.TextChoices):

@@ -31,7 +31,7 @@ from .content import (
     SendResult,
     StatusUpdate,
 )
-from .phone import whatsapp_identity, whatsapp_number
+from .phone import is_business_scoped_id, whatsapp_identity, whatsapp_number
 
 NAME = "meta"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -403,7 +403,11 @@ def parse_payload(body: bytes, *, provider: str = NAME) -> Parsed:
 
 def message_payload(*, to: str, content: OutboundContent) -> dict:
     """The Graph API body for one message: native buttons and lists (Meta supports them free-form)."""
-    payload: dict = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to.lstrip("+")}
+    payload: dict = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    if is_business_scoped_id(to):
+        payload["recipient"] = to  # a customer whose number WhatsApp hides: sent to the BSUID as given
+    else:
+        payload["to"] = to.lstrip("+")
     if content.kind == "buttons":
         interactive: dict = {
             "type": "button",

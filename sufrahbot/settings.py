@@ -269,6 +269,14 @@ BOT_CUSTOMER_MESSAGES_PER_MINUTE = int(os.environ.get("BOT_CUSTOMER_MESSAGES_PER
 SEND_RETRY_BASE_SECONDS = float(os.environ.get("SEND_RETRY_BASE_SECONDS", "2"))
 SEND_RETRY_MAX_SECONDS = float(os.environ.get("SEND_RETRY_MAX_SECONDS", "600"))
 PROVIDER_HTTP_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_HTTP_TIMEOUT_SECONDS", "10"))
+# A send claimed by a worker that then died is taken over after this long. It must outlast one provider call
+# (connect + read timeouts), or a slow but live send would be taken over and reconciled while still running.
+SEND_CLAIM_LEASE_SECONDS = float(os.environ.get("SEND_CLAIM_LEASE_SECONDS", "120"))
+if SEND_CLAIM_LEASE_SECONDS <= 2 * PROVIDER_HTTP_TIMEOUT_SECONDS:
+    raise RuntimeError(
+        f"SEND_CLAIM_LEASE_SECONDS ({SEND_CLAIM_LEASE_SECONDS:g}) must be more than twice "
+        f"PROVIDER_HTTP_TIMEOUT_SECONDS ({PROVIDER_HTTP_TIMEOUT_SECONDS:g}): a live send must never look dead"
+    )
 TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "").rstrip("/")
 # Twilio's Content API (templates) lives on its own host; tests point it at the same local fake.
 TWILIO_CONTENT_BASE_URL = os.environ.get("TWILIO_CONTENT_BASE_URL", "https://content.twilio.com").rstrip("/")

@@ -25,8 +25,11 @@ from ..ratelimit import limiter
 
 logger = logging.getLogger(__name__)
 
-# A send claimed by a worker that then died is taken over after this long.
-SEND_CLAIM_LEASE = timedelta(minutes=2)
+
+def claim_lease() -> timedelta:
+    """How long a worker's claim on a send holds (settings.SEND_CLAIM_LEASE_SECONDS): past it, the worker is
+    taken to be dead and the send is taken over (and reconciled with the provider first)."""
+    return timedelta(seconds=settings.SEND_CLAIM_LEASE_SECONDS)
 
 
 @dataclass
@@ -69,7 +72,7 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
     # Taking over a dead worker's claim: it may have died inside the provider call, after the provider took it.
     unconfirmed = message.send_unconfirmed or message.status == MessageStatus.SENDING
     claimed = Message.objects.filter(
-        Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, updated_at__lt=now - SEND_CLAIM_LEASE),
+        Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, updated_at__lt=now - claim_lease()),
         pk=message.pk,
         provider_message_id__isnull=True,
     ).update(
@@ -77,7 +80,7 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
         status_rank=STATUS_RANK[MessageStatus.SENDING],
         attempts=F("attempts") + 1,
         updated_at=now,
-        next_attempt_at=now + SEND_CLAIM_LEASE,
+        next_attempt_at=now + claim_lease(),
     )
     if not claimed:
         return DeliveryOutcome("skipped")
@@ -95,7 +98,7 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
         if result is None:
             result = provider.send(
                 sender=sender,
-                to=message.conversation.customer_phone or message.conversation.customer_id,
+                to=message.conversation.send_to,
                 content=content,
                 status_callback_url=_status_callback_url(message.provider),
             )
@@ -136,7 +139,7 @@ def _unconfirmed_send_find(message: Message, provider, content: OutboundContent,
     """
     candidates = provider.sent_messages_find(
         sender=message.conversation.sender,
-        to=message.conversation.customer_phone,
+        to=message.conversation.send_to,
         content=content,
         since=(since or message.created_at) - RECONCILE_CLOCK_SLACK,
     )
@@ -258,7 +261,7 @@ def messages_stranded(*, grace_seconds: float | None = None, limit: int = 500) -
     due = unsent.filter(
         Q(next_attempt_at__lt=cutoff)
         | Q(next_attempt_at__isnull=True, status=MessageStatus.QUEUED, created_at__lt=cutoff)
-        | Q(next_attempt_at__isnull=True, status=MessageStatus.SENDING, updated_at__lt=now - SEND_CLAIM_LEASE)
+        | Q(next_attempt_at__isnull=True, status=MessageStatus.SENDING, updated_at__lt=now - claim_lease())
     )
     ids = list(due.order_by("pk").values_list("pk", flat=True)[:limit])
     if ids:

@@ -76,16 +76,19 @@ class FakeMetaGraph(LocalServer):
                 if failure:
                     status, code, message = failure
                     return self.reply(status, {"error": {"message": message, "code": code}})
+                # A number in "to", or a business-scoped user id in "recipient" ("to" wins when both are there);
+                # the answer names the one used: wa_id for a number, user_id for a BSUID.
+                if body.get("to"):
+                    contact = {"input": body["to"], "wa_id": body["to"]}
+                elif body.get("recipient"):
+                    contact = {"input": body["recipient"], "user_id": body["recipient"]}
+                else:
+                    return self.reply(400, {"error": {"message": "(#100) The parameter to is required.", "code": 100}})
                 wamid = "wamid." + uuid.uuid4().hex
                 with lock:
                     fake.sent.append({"id": wamid, "phone_number_id": match["phone_number_id"], **body})
                 return self.reply(
-                    200,
-                    {
-                        "messaging_product": "whatsapp",
-                        "contacts": [{"wa_id": body.get("to")}],
-                        "messages": [{"id": wamid}],
-                    },
+                    200, {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]}
                 )
 
             def _template_create(self, waba_id: str, body: dict, failure):

@@ -36,12 +36,18 @@ class FakeTwilioState:
     # Seconds to wait before answering the next sends: the message is accepted (in `sent`) at once, the answer
     # comes late, as a Twilio that answers after the client's read timeout.
     delays: list[float] = field(default_factory=list)
+    # Seconds every send to one recipient ("whatsapp:+…") waits before its answer: a provider that hangs.
+    hangs: dict[str, float] = field(default_factory=dict)
     contents: dict[str, dict] = field(default_factory=dict)  # HX sid → the created content + its approval
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def delay_next(self, times: int, seconds: float) -> None:
         with self.lock:
             self.delays.extend([seconds] * times)
+
+    def hang_for(self, to: str, seconds: float) -> None:
+        with self.lock:
+            self.hangs[to] = seconds
 
     def fail_next(self, times: int, status: int = 500, code: int | None = None, message: str = "boom") -> None:
         with self.lock:
@@ -122,7 +128,9 @@ class FakeTwilio(LocalServer):
                 if failure:
                     status, code, message = failure
                     return self.reply(status, {"code": code or status, "message": message, "status": status})
-                if not form.get("To", "").startswith("whatsapp:+"):
+                # An E.164 number, or a business-scoped user id ("whatsapp:US.1349…") for a customer whose number
+                # WhatsApp hides.
+                if not re.match(r"^whatsapp:(\+\d{6,15}|[A-Z]{2}\.[0-9A-Za-z]{4,})$", form.get("To", "")):
                     return self.reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
                 content_sid = form.get("ContentSid")
                 if content_sid:
@@ -148,7 +156,7 @@ class FakeTwilio(LocalServer):
                 }
                 with state.lock:
                     state.sent.append(record)
-                    delay = state.delays.pop(0) if state.delays else 0.0
+                    delay = state.delays.pop(0) if state.delays else state.hangs.get(record["to"], 0.0)
                 if delay:
                     time.sleep(delay)
                 try:
@@ -205,6 +213,9 @@ class FakeTwilio(LocalServer):
 
     def delay_next(self, times: int, seconds: float) -> None:
         self.state.delay_next(times, seconds)
+
+    def hang_for(self, to: str, seconds: float) -> None:
+        self.state.hang_for(to, seconds)
 
     def review(self, content_sid: str, status: str, reason: str = "") -> None:
         """End a WhatsApp review of a registered content the way Twilio reports it."""
