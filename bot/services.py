@@ -20,13 +20,13 @@ from campaigns.services import consent_keyword_handle
 from conversations.models import BotSession, Conversation, Message
 from conversations.ratelimit import limiter
 from conversations.services.handoff import conversation_handoff, conversation_language_set
-from conversations.services.outbound import message_send
+from conversations.services.outbound import message_send, replies_queue
 from orders.selectors import order_get
 from orders.services import IllegalTransition, order_place, rating_later, rating_record
 from providers.content import InboundMessage, OutboundContent
 
 from . import engine
-from .selectors import bot_context_build
+from .selectors import bot_context_build, conversation_for_answer
 from .texts import t
 from .types import (
     Action,
@@ -47,9 +47,7 @@ def inbound_answer(*, message: Message, inbound: InboundMessage) -> bool:
     """Answer one stored inbound message unless it has been answered already (a replayed webhook, a second
     worker). `inbound` is the parsed message it was stored from. Returns whether this call handled it."""
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update().select_related("restaurant").get(pk=message.conversation_id)
-        )
+        conversation = conversation_for_answer(conversation_id=message.conversation_id, before_message_id=message.pk)
         claimed = Message.objects.filter(pk=message.pk, awaiting_bot=True).update(awaiting_bot=False)
         if not claimed:
             return False
@@ -85,11 +83,11 @@ def _reply(*, conversation: Conversation, message: Message, inbound: InboundMess
         return
     if _too_fast(conversation):
         return
-    session, _ = BotSession.objects.get_or_create(conversation=conversation)
+    session = _session_of(conversation)
     context = bot_context_build(conversation=conversation, before_message_id=message.pk)
     now = timezone.now()
     try:
-        result = engine.handle(session.state, inbound, context, now)
+        result = engine.handle(session.state if session else {}, inbound, context, now)
     except Exception:  # a bug in the engine must still leave the customer an answer
         logger.exception("bot engine failed", extra={"conversation_id": conversation.pk, "message_id": message.pk})
         language = conversation.language or conversation.restaurant.default_language
@@ -97,16 +95,38 @@ def _reply(*, conversation: Conversation, message: Message, inbound: InboundMess
         return
 
     state, outbound = result.session, list(result.outbound)
+    language_changed = False
     for action in result.actions:
+        if isinstance(action, SetLanguage) and action.language in ("ar", "en"):
+            # Stored with the replies in the conversation's one UPDATE (replies_queue); the session already
+            # carries it (the engine's own state). Another language is refused by conversation_language_set.
+            language_changed = language_changed or action.language != conversation.language
+            conversation.language = action.language
+            continue
         outcome = _action_run(action, conversation=conversation)
         if outcome is not None:
             follow_up = engine.handle_outcome(state, outcome, context, now)
             state = follow_up.session
             outbound.extend(follow_up.outbound)
-    session.state = state
-    session.save(update_fields=["state", "updated_at"])
-    for content in outbound:
-        message_send(conversation=conversation, content=content)
+    _session_save(conversation=conversation, state=state)
+    replies_queue(conversation=conversation, contents=outbound, language_changed=language_changed)
+
+
+def _session_of(conversation: Conversation) -> BotSession | None:
+    try:
+        return conversation.bot_session  # loaded with the conversation (conversation_for_answer)
+    except BotSession.DoesNotExist:
+        return None
+
+
+def _session_save(*, conversation: Conversation, state: dict) -> None:
+    """One statement whether the conversation has a session yet or not."""
+    BotSession.objects.bulk_create(
+        [BotSession(conversation=conversation, state=state)],
+        update_conflicts=True,
+        unique_fields=["conversation"],
+        update_fields=["state", "updated_at"],
+    )
 
 
 def _action_run(action: Action, *, conversation: Conversation) -> Outcome | None:

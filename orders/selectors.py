@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import CharField, OuterRef, QuerySet
+from django.db.models.functions import Cast, JSONObject
 
 from conversations.models import Conversation
 from restaurants.models import Restaurant
@@ -38,6 +40,18 @@ def orders_for_conversation(*, conversation: Conversation, limit: int = 5) -> li
         _orders()
         .filter(restaurant_id=conversation.restaurant_id, conversation=conversation)
         .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def recent_orders_of_conversation(*, limit: int = 5) -> ArraySubquery:
+    """orders_for_conversation as an annotation of a Conversation queryset, read in the same round trip:
+    the latest orders' id, number, status and total (as text, so the Decimal stays exact), newest first."""
+    return ArraySubquery(
+        Order.objects.filter(restaurant_id=OuterRef("restaurant_id"), conversation_id=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values(row=JSONObject(id="id", number="number", status="status", total=Cast("total", CharField())))[
+            :limit
+        ]
     )
 
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import CharField, OuterRef, Prefetch
+from django.db.models.functions import Cast, JSONObject
 
 from .models import MenuCategory, MenuItem, Restaurant, Sender
 
@@ -28,6 +30,30 @@ def menu_for(*, restaurant: Restaurant) -> list[MenuCategory]:
         MenuCategory.objects.filter(restaurant=restaurant, active=True)
         .prefetch_related(Prefetch("items", queryset=items))
         .order_by("sort_order", "id")
+    )
+
+
+def menu_of_restaurant(*, restaurant_ref: str = "restaurant_id") -> ArraySubquery:
+    """menu_for as an annotation (OuterRef(restaurant_ref) is the restaurant), read in the same round trip:
+    one JSON object per active category, in menu order, with its available items; prices as text (exact)."""
+    items = ArraySubquery(
+        MenuItem.objects.filter(restaurant_id=OuterRef("restaurant_id"), category_id=OuterRef("pk"), available=True)
+        .order_by("sort_order", "id")
+        .values(
+            row=JSONObject(
+                id="id",
+                name_ar="name_ar",
+                name_en="name_en",
+                price=Cast("price", CharField()),
+                description_ar="description_ar",
+                description_en="description_en",
+            )
+        )
+    )
+    return ArraySubquery(
+        MenuCategory.objects.filter(restaurant_id=OuterRef(restaurant_ref), active=True)
+        .order_by("sort_order", "id")
+        .values(row=JSONObject(id="id", name_ar="name_ar", name_en="name_en", items=items))
     )
 
 

@@ -51,6 +51,18 @@ def route_sender(provider: Provider, route: Route) -> Sender | None:
     return sender_for_route(providers=[provider.name, *provider.webhook_aliases], by=route.by, key=route.key)
 
 
+def _admitted_sender(event: WebhookEvent, provider: Provider, route: Route) -> Sender | None:
+    """The event's own sender (routed and loaded at admission, with its restaurant) when the route points at
+    it and both are still active: what route_sender would find, without the query."""
+    sender = event.sender
+    if sender is None or not (sender.active and sender.restaurant.active):
+        return None
+    if sender.provider not in (provider.name, *provider.webhook_aliases):
+        return None
+    key = sender.phone_number if route.by == "number" else sender.routing_id
+    return sender if key and key == route.key else None
+
+
 def _item_ref(item: Item) -> dict:
     if isinstance(item, ItemFailure):
         return {"type": "unreadable", "id": item.ref}
@@ -70,8 +82,7 @@ def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:
     if isinstance(item, InboundMessage):
         # Store, commit, then answer. A replayed event finds the row stored and answers it only if the bot has
         # not yet (the message's awaiting_bot flag), so nothing is lost or answered twice.
-        with transaction.atomic():
-            message, created = message_receive(sender=sender, inbound=item)
+        message, created = message_receive(sender=sender, inbound=item)  # its own transaction
         bind(restaurant_id=message.restaurant_id, conversation_id=message.conversation_id, message_id=message.pk)
         if created:
             MESSAGES.labels("in", message.status).inc()
@@ -120,7 +131,7 @@ def webhook_event_process(*, event_id: int) -> str:
     outcomes, failures = [], []
     for route, item in parsed.items:
         if route not in senders:
-            senders[route] = route_sender(provider, route)
+            senders[route] = _admitted_sender(event, provider, route) or route_sender(provider, route)
         sender = senders[route]
         record = {**_item_ref(item), "route": route.key}
         if sender is None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from providers.content import InboundMessage
 from providers.phone import whatsapp_identity
 from restaurants.models import Sender
+from sufrahbot.db import insert_unless_stored, upsert_returning
 from sufrahbot.events import publish
 
 from ..events import conversation_event_data, message_event_data
@@ -20,60 +20,91 @@ from ..models import STATUS_RANK, Conversation, Message, MessageStatus
 logger = logging.getLogger(__name__)
 
 
+class _AlreadyStored(Exception):
+    """The message was stored by an earlier delivery: undo this one's conversation update."""
+
+
 def message_receive(*, sender: Sender, inbound: InboundMessage) -> tuple[Message, bool]:
     """Store one inbound message exactly once, marked as awaiting the bot's answer (bot.services).
 
     Idempotent on (provider, provider_message_id): a storm of duplicate deliveries yields one row. Returns
-    (message, created).
+    (message, created). Two statements for a new message: the conversation upserted with its counters, the
+    message inserted unless stored already (then the upsert is rolled back and the stored row returned).
     """
     inbound = inbound.sanitized()
+    try:
+        with transaction.atomic():
+            return _message_store(sender=sender, inbound=inbound), True
+    except _AlreadyStored:
+        pass
+    message = Message.objects.get(provider=inbound.provider, provider_message_id=inbound.provider_message_id)
+    return message, False
+
+
+def _message_store(*, sender: Sender, inbound: InboundMessage) -> Message:
     now = timezone.now()
-    with transaction.atomic():
-        conversation = conversation_open(
+    # No row lock taken first: the upsert locks the conversation as the counters' UPDATE always did, and
+    # storing must not wait for more than that.
+    conversation = _conversation_upsert(sender=sender, inbound=inbound, now=now)
+    message = Message(
+        restaurant_id=sender.restaurant_id,
+        conversation=conversation,
+        direction=Message.Direction.INBOUND,
+        provider=inbound.provider,
+        provider_message_id=inbound.provider_message_id,
+        kind=inbound.kind,
+        body=inbound.summary(),
+        content=_inbound_content(inbound),
+        status=MessageStatus.RECEIVED,
+        status_rank=STATUS_RANK[MessageStatus.RECEIVED],
+        awaiting_bot=True,
+    )
+    if not insert_unless_stored(message):
+        raise _AlreadyStored
+    if inbound.kind in ("edit", "revoke"):
+        _original_update(conversation=conversation, inbound=inbound, by=message)
+    elif inbound.kind == "system" and inbound.details.get("system_type") == "user_changed_number":
+        conversation = _identity_change(conversation=conversation, inbound=inbound)
+    message.conversation = conversation
+    publish(conversation.restaurant_id, {"type": "message.received", "message": message_event_data(message)})
+    publish(
+        conversation.restaurant_id,
+        {"type": "conversation.updated", "conversation": conversation_event_data(conversation)},
+    )
+    return message
+
+
+def _conversation_upsert(*, sender: Sender, inbound: InboundMessage, now) -> Conversation:
+    """The customer's conversation (conversation_open), with this message counted: unread, last inbound,
+    the sender it came to, reopened, the customer's WhatsApp name when it gave one. One statement."""
+    table = Conversation._meta.db_table
+    assignments = [
+        f'"unread_count" = "{table}"."unread_count" + 1',
+        '"last_inbound_at" = EXCLUDED."last_inbound_at"',
+        '"last_message_at" = EXCLUDED."last_message_at"',
+        '"sender_id" = EXCLUDED."sender_id"',
+        '"status" = EXCLUDED."status"',
+    ]
+    if inbound.profile_name:
+        assignments.append('"customer_name" = EXCLUDED."customer_name"')
+    conversation = upsert_returning(
+        Conversation(
+            restaurant_id=sender.restaurant_id,
+            customer_id=inbound.customer_id or inbound.from_number,
             sender=sender,
-            customer_phone=inbound.from_number,
-            customer_id=inbound.customer_id,
-            customer_name=inbound.profile_name,
-        )
-        message, created = Message.objects.get_or_create(
-            provider=inbound.provider,
-            provider_message_id=inbound.provider_message_id,
-            defaults={
-                "restaurant_id": sender.restaurant_id,
-                "conversation": conversation,
-                "direction": Message.Direction.INBOUND,
-                "kind": inbound.kind,
-                "body": inbound.summary(),
-                "content": _inbound_content(inbound),
-                "status": MessageStatus.RECEIVED,
-                "status_rank": STATUS_RANK[MessageStatus.RECEIVED],
-                "awaiting_bot": True,
-            },
-        )
-        if not created:
-            return message, False
-        if inbound.kind in ("edit", "revoke"):
-            _original_update(conversation=conversation, inbound=inbound, by=message)
-        elif inbound.kind == "system" and inbound.details.get("system_type") == "user_changed_number":
-            conversation = _identity_change(conversation=conversation, inbound=inbound)
-        # No row lock: the F() update is atomic, and storing must not wait for the bot answering the last one.
-        updates = {
-            "unread_count": F("unread_count") + 1,
-            "last_inbound_at": now,
-            "last_message_at": now,
-            "sender": sender,
-            "status": Conversation.Status.OPEN,
-        }
-        if inbound.profile_name:
-            updates["customer_name"] = inbound.profile_name[:200]
-        Conversation.objects.filter(pk=conversation.pk).update(**updates)
-        conversation.refresh_from_db()
-        publish(conversation.restaurant_id, {"type": "message.received", "message": message_event_data(message)})
-        publish(
-            conversation.restaurant_id,
-            {"type": "conversation.updated", "conversation": conversation_event_data(conversation)},
-        )
-    return message, True
+            customer_phone=inbound.from_number[:32],
+            customer_name=inbound.profile_name[:200],
+            status=Conversation.Status.OPEN,
+            unread_count=1,
+            last_inbound_at=now,
+            last_message_at=now,
+        ),
+        conflict_fields=["restaurant", "customer_id"],
+        assignments=assignments,
+    )
+    conversation.sender = sender  # the objects already loaded, for the bot's step and the events
+    conversation.restaurant = sender.restaurant
+    return conversation
 
 
 def _inbound_content(inbound: InboundMessage) -> dict:

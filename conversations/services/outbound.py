@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from providers.content import OutboundContent
 from sufrahbot.enqueue import delay_or_log
+from sufrahbot.events import publish
 
+from ..events import conversation_event_data
 from ..models import STATUS_RANK, Conversation, Message, MessageStatus
 from ..tasks import send_message
 from .handoff import conversation_handoff
@@ -95,6 +97,53 @@ def message_queue(
                 conversation_handoff(conversation=conversation, by=sent_by)
             transaction.on_commit(lambda: delay_or_log(send_message, message.pk, message_id=message.pk))
     return message, created
+
+
+def replies_queue(
+    *, conversation: Conversation, contents: list[OutboundContent], language_changed: bool = False
+) -> list[Message]:
+    """The bot's answer to one inbound message, queued in one go: its replies stored with one INSERT, and the
+    conversation's last_message_at (and its language, when the bot switched conversation.language in memory:
+    `language_changed`) in one UPDATE. `conversation` is locked by the caller and fresh (the bot's turn).
+    The 24-hour window applies as in message_send."""
+    for content in contents:
+        if content.kind != "template" and not service_window_open(conversation=conversation):
+            raise OutsideServiceWindow(
+                "The customer's last message is more than 24 hours old: only an approved template may be sent."
+            )
+    messages = Message.objects.bulk_create(
+        [
+            Message(
+                restaurant_id=conversation.restaurant_id,
+                conversation=conversation,
+                direction=Message.Direction.OUTBOUND,
+                provider=conversation.sender.provider,
+                kind=content.kind,
+                body=content.body,
+                content=content.to_dict(),
+                status=MessageStatus.QUEUED,
+                status_rank=STATUS_RANK[MessageStatus.QUEUED],
+            )
+            for content in contents
+        ]
+    )
+    updates: dict = {}
+    if messages:
+        updates["last_message_at"] = messages[-1].created_at
+    if language_changed:
+        updates["language"] = conversation.language
+    if updates:
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        for field, value in updates.items():
+            setattr(conversation, field, value)
+    if language_changed:
+        publish(
+            conversation.restaurant_id,
+            {"type": "conversation.updated", "conversation": conversation_event_data(conversation)},
+        )
+    for message in messages:
+        transaction.on_commit(lambda pk=message.pk: delay_or_log(send_message, pk, message_id=pk))
+    return messages
 
 
 def message_retry(*, message: Message) -> bool:

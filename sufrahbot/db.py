@@ -1,0 +1,54 @@
+"""Single-round-trip writes the ORM has no call for: an INSERT that may meet a unique row already stored
+(ON CONFLICT DO NOTHING, saying which happened) and an INSERT-or-UPDATE that returns the row as it now is.
+Built with Django's own insert compiler, so every field's default, pre_save and database conversion applies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connections, router
+from django.db.models import Model
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
+
+
+def _insert_fields(model: type[Model]) -> list:
+    return [f for f in model._meta.local_concrete_fields if not f.primary_key]
+
+
+def insert_unless_stored(obj: Model) -> bool:
+    """INSERT obj, or nothing when a unique constraint already holds such a row (no savepoint, no error).
+    True, with obj.pk set, when this call stored it."""
+    model = type(obj)
+    using = router.db_for_write(model)
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+    query.insert_values(_insert_fields(model), [obj])
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = [model._meta.pk]
+    with connections[using].cursor() as cursor:
+        for sql, params in compiler.as_sql():
+            cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding, obj._state.db = False, using
+    return True
+
+
+def upsert_returning(obj: Model, *, conflict_fields: Sequence[str], assignments: Sequence[str]) -> Model:
+    """INSERT obj; on a conflict on `conflict_fields` run `assignments` (SQL "column = expression" pieces,
+    EXCLUDED.column for the value obj carried) instead. One statement either way; returns the stored row.
+    The row is locked until commit, as any UPDATE would lock it."""
+    model = type(obj)
+    opts = model._meta
+    using = router.db_for_write(model)
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    query = InsertQuery(model)
+    query.insert_values(_insert_fields(model), [obj])
+    [(sql, params)] = query.get_compiler(using=using).as_sql()
+    target = ", ".join(qn(opts.get_field(name).column) for name in conflict_fields)
+    columns = ", ".join(qn(f.column) for f in opts.concrete_fields)
+    sql = f"{sql} ON CONFLICT ({target}) DO UPDATE SET {', '.join(assignments)} RETURNING {columns}"
+    return next(iter(model.objects.raw(sql, params)))
