@@ -22,6 +22,7 @@ from django.utils import timezone
 from conversations.models import Message, MessageStatus
 from sufrahbot.heartbeat import queue_depths, redis_client, workers_alive
 from webhooks.models import WebhookEvent
+from webhooks.spool import webhook_spool_depth
 
 logger = logging.getLogger(__name__)
 STARTED_AT = time.time()
@@ -57,7 +58,11 @@ def _webhook_backlog() -> dict:
         status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED], signature_valid=True
     ).aggregate(oldest=Min("received_at"))["oldest"]
     age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
-    return {"oldest_unprocessed_seconds": round(age, 1), "max_seconds": settings.HEALTH_MAX_WEBHOOK_AGE_SECONDS}
+    return {
+        "oldest_unprocessed_seconds": round(age, 1),
+        "max_seconds": settings.HEALTH_MAX_WEBHOOK_AGE_SECONDS,
+        "spooled": webhook_spool_depth(),  # kept in Redis while the database was down, not yet imported
+    }
 
 
 def _failing_senders() -> list[dict]:

@@ -248,10 +248,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_t
 # With Redis down, a webhook's enqueue gives up within about a second (it is stored; the sweep re-queues it)
 # instead of holding the provider's request past its timeout.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# Task modules outside the apps' tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["webhooks.spool"]
+# While PostgreSQL is down, at most this many webhooks wait in Redis (then 503 + Retry-After); 0 turns it off.
+WEBHOOK_SPOOL_MAX_ENTRIES = int(os.environ.get("WEBHOOK_SPOOL_MAX_ENTRIES", "100000"))
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic sweeps. Under Redis, Celery beat runs them; embedded, the run command's sweep loop does.
 CELERY_BEAT_SCHEDULE: dict = {
     "replay-stale-webhooks": {"task": "webhooks.tasks.replay_stale_events", "schedule": 60.0},
+    # Webhooks kept in Redis while PostgreSQL was down (webhooks/spool.py): stored soon after it is back.
+    "import-spooled-webhooks": {"task": "webhooks.spool.import_spooled_webhooks", "schedule": 5.0},
     "send-due-rating-prompts": {"task": "orders.tasks.send_due_prompts", "schedule": 30.0},
     "resend-stranded-messages": {"task": "conversations.tasks.resend_stranded_messages", "schedule": 30.0},
     # Templates in review: ask the providers where they stand (Twilio has no status webhook).

@@ -52,21 +52,43 @@ def public_url(request: HttpRequest) -> str:
     return request.build_absolute_uri()
 
 
+def request_url(request: HttpRequest) -> str:
+    try:
+        return public_url(request)
+    except Exception:  # a disallowed Host must still be recorded
+        return request.get_full_path()
+
+
+def request_headers(request: HttpRequest) -> dict[str, str]:
+    """The headers a provider's verification may need, with their values (secret ones included)."""
+    return {h: request.headers[h] for h in STORED_HEADERS if h in request.headers}
+
+
 def webhook_event_store(*, provider: str, kind: str, request: HttpRequest, body: bytes) -> WebhookEvent:
     """Write the raw request down before anything else looks at it (autocommitted at once)."""
-    try:
-        url = public_url(request)
-    except Exception:  # a disallowed Host must still be recorded
-        url = request.get_full_path()
-    headers = {h: request.headers[h] for h in STORED_HEADERS if h in request.headers}
-    headers.update({h: "(present)" for h in SECRET_HEADERS if h in headers})
+    return webhook_event_record(
+        provider=provider,
+        kind=kind,
+        url=request_url(request),
+        method=request.method or "",
+        content_type=request.content_type or "",
+        headers=request_headers(request),
+        body=body,
+    )
+
+
+def webhook_event_record(
+    *, provider: str, kind: str, url: str, method: str, content_type: str, headers: Mapping[str, str], body: bytes
+) -> WebhookEvent:
+    """The stored copy of one request: secret header values kept only as "(present)", a long body cut."""
+    stored_headers = {**headers, **{h: "(present)" for h in SECRET_HEADERS if h in headers}}
     return WebhookEvent.objects.create(
         provider=provider[:16],
         kind=kind,
         url=url,
-        method=request.method or "",
-        content_type=(request.content_type or "")[:200],
-        headers=headers,
+        method=method,
+        content_type=content_type[:200],
+        headers=stored_headers,
         body=body[:MAX_STORED_BODY],
         body_size=len(body),
         body_truncated=len(body) > MAX_STORED_BODY,

@@ -13,14 +13,14 @@ from providers.registry import UnknownProvider, provider_for
 from sufrahbot.errors import error_response
 from sufrahbot.metrics import WEBHOOKS
 
-from . import services
+from . import services, spool
 
 logger = logging.getLogger(__name__)
 
 
-# PostgreSQL unreachable: nothing can be stored, so nothing is acknowledged. 503 + Retry-After makes the
-# provider send it again: Meta retries non-200 answers with backoff for a long time; Twilio retries only
-# when told to by the webhook URL's connection overrides (README: "When PostgreSQL is down").
+# PostgreSQL unreachable and the request could not be spooled in Redis either (webhooks/spool.py): nothing was
+# kept, so nothing is acknowledged. 503 + Retry-After makes the provider send it again: Meta retries non-200
+# answers with backoff for a long time; Twilio only as the webhook URL's connection overrides say (README).
 DATABASE_DOWN_RETRY_AFTER = "10"
 
 
@@ -87,8 +87,17 @@ def _webhook(request: HttpRequest, provider_name: str, kind: str) -> HttpRespons
         return error_response(
             413, "body_too_large", f"The body is over {services.MAX_BODY} bytes.", {"event_id": event.pk}
         )
-    event = services.webhook_event_store(provider=provider.name, kind=kind, request=request, body=body)
-    verdict = services.webhook_event_admit(event=event, body=body, headers=dict(request.headers))
+    try:
+        event = services.webhook_event_store(provider=provider.name, kind=kind, request=request, body=body)
+        verdict = services.webhook_event_admit(event=event, body=body, headers=dict(request.headers))
+    except (OperationalError, InterfaceError):
+        # PostgreSQL is away: keep the request in Redis and acknowledge it; the import sweep stores it later.
+        if not spool.webhook_spool(provider=provider.name, kind=kind, request=request, body=body):
+            raise  # no spool either: 503, and the provider sends it again
+        logger.warning("database unavailable: webhook spooled", extra={"provider": provider.name, "kind": kind})
+        WEBHOOKS.labels(provider.name, kind, "spooled").inc()
+        content, content_type = provider.ack
+        return HttpResponse(content, content_type=content_type)
     WEBHOOKS.labels(provider.name, kind, verdict.code or "accepted").inc()
     if verdict.http_status != 200:
         return error_response(verdict.http_status, verdict.code, verdict.message, {"event_id": event.pk})

@@ -31,6 +31,7 @@ from sufrahbot.enqueue import delay_or_log
 from sufrahbot.processes import web_command
 from tests.conftest import PUBLIC_BASE_URL
 from webhooks.processing import webhook_events_stale
+from webhooks.spool import webhook_spool_import
 from webhooks.tasks import process_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -287,6 +288,7 @@ def fault_stack(tmp_path, settings, fake_twilio) -> Iterator[Callable[..., Stack
 def sweep_once() -> None:
     """What beat runs (here without its minute of grace, so a case stays short). A case that shortens the
     workers' SEND_CLAIM_LEASE_SECONDS sets the same in `settings`, since this process runs the sweep."""
+    webhook_spool_import()
     for event_id in webhook_events_stale(older_than_seconds=0):
         delay_or_log(process_event, event_id)
     for message_id in messages_stranded(grace_seconds=0):

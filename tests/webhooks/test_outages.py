@@ -2,8 +2,9 @@
 
 Redis down: the verified webhook is stored, answered 200, the enqueue failure logged, and the replay sweep
 processes it once Redis is back. PostgreSQL unreachable (the app pointed at a closed port, the shared server
-untouched): nothing can be stored, so the answer is 503 + Retry-After and the provider's retry, once the
-database is back, delivers the message once however often it is repeated.
+untouched) and no spool (tests/webhooks/test_spool.py has the default, spooled in Redis): nothing can be
+stored, so the answer is 503 + Retry-After and the provider's retry, once the database is back, delivers the
+message once however often it is repeated.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def database_unreachable():
         connection.settings_dict.update(saved)
 
 
-def test_postgres_unreachable_is_503_with_retry_after_and_the_retry_delivers_once(client, fake_twilio, caplog):
+def test_postgres_unreachable_is_503_with_retry_after_and_the_retry_delivers_once(
+    client, fake_twilio, caplog, settings
+):
+    settings.WEBHOOK_SPOOL_MAX_ENTRIES = 0  # no spool (turned off, or full): see test_spool.py for the default
     sender = SenderFactory()
     params = twilio_inbound_params(sender=sender, from_number="+966508034010", body="hello")
 
@@ -67,7 +71,8 @@ def test_postgres_unreachable_is_503_with_retry_after_and_the_retry_delivers_onc
     assert Message.objects.filter(direction="out").count() == 1 and len(fake_twilio.sent) == 1
 
 
-def test_meta_retries_after_a_database_outage_deliver_each_message_once(client, graph, meta_sender):  # noqa: F811
+def test_meta_retries_after_a_database_outage_deliver_each_message_once(client, graph, meta_sender, settings):  # noqa: F811
+    settings.WEBHOOK_SPOOL_MAX_ENTRIES = 0  # no spool: the provider's retries are what delivers
     messages = [_text(f"message {n}", wa_id=f"96650800{n:04d}") for n in range(5)]
     payload = _payload(meta_sender, messages=messages)
 
