@@ -155,6 +155,17 @@ class Driver:
             thread.join()
 
 
+def _drain(count, expected: int, *, stall: float = 30.0, limit: float = 600.0) -> None:
+    """Wait until `expected` are done, or nothing has moved for `stall` seconds (or `limit` in all)."""
+    began = last_move = time.monotonic()
+    seen = count()
+    while seen < expected and time.monotonic() - last_move < stall and time.monotonic() - began < limit:
+        time.sleep(0.5)
+        now = count()
+        if now != seen:
+            seen, last_move = now, time.monotonic()
+
+
 def wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -286,7 +297,9 @@ def e2e(args, fake) -> None:
     driver.run()
     sending_took = time.monotonic() - began
     expected = len(driver.sent_at)
-    wait_for(lambda: len(fake.sent) >= expected, 60)
+    drain_began = time.monotonic()
+    _drain(lambda: len(fake.sent), expected)
+    drained_in = time.monotonic() - drain_began
     time.sleep(2)  # anything doubled would show now
     replies: dict[str, list[float]] = {}
     for record in fake.sent:
@@ -310,7 +323,8 @@ def e2e(args, fake) -> None:
     )
     print(
         f"  non-2xx {non2xx}; stored {inbound_rows} inbound, {outbound_rows} replies; provider calls "
-        f"{len(fake.sent)}; lost {len(lost)}, doubled {len(doubled)}"
+        f"{len(fake.sent)}; unanswered {len(lost)}, doubled {len(doubled)}; the backlog drained "
+        f"{drained_in:.1f} s after the last webhook"
     )
     fake.state.sent.clear()
 
@@ -352,7 +366,7 @@ def outbound(args, fake, restaurant) -> None:
         for sender in senders:
             message_send(conversation=conversations[sender.pk][n % 50], content=OutboundContent.text(f"bench {n}"))
     total = args.outbound_messages * len(senders)
-    wait_for(lambda: len(fake.sent) >= total, 300)
+    _drain(lambda: len(fake.sent), total)
     took = time.monotonic() - began
     by_sender: dict[str, list[float]] = {}
     for record in fake.sent:
