@@ -2,11 +2,14 @@
 bare Django view served by the same server, command and middleware, in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sufrah_perf REDIS_URL=redis://127.0.0.1:6379/4 \\
-        /work/venv/bin/python bench/ingest.py [--requests 20000] [--connections 32] [--tenants 10000]
+        /work/venv/bin/python bench/ingest.py [--seconds 15] [--connections 32] [--tenants 10000]
 
 It creates (and drops) the database `<name>_ingest_tmp`, starts `uvicorn sufrahbot.asgi:application` with
 the arguments `./dev run` uses (sufrahbot.processes.web_command) on 127.0.0.1:17480, and drives it with wrk
-(bounded: --requests in total, and --seconds at most per phase). Phases:
+for --seconds per phase, from a pool of --requests pre-built distinct requests per phase (a thread that runs
+out is reported: its rate is then a lower bound). Earlier versions stopped each wrk thread after a fixed
+share while wrk's clock ran on to -d, so the req/s they printed was requests ÷ seconds, not the server's.
+Phases:
   bare       POST of a webhook-shaped form body to a bare view (bench/urls.py): the baseline
   webhooks   distinct, validly signed Twilio webhooks (each a new MessageSid)
   duplicates one signed webhook redelivered over and over (each request is still stored: the audit log)
@@ -43,10 +46,11 @@ SENDER_NUMBER = "+15550108888"
 
 LUA = r"""
 -- Requests are pre-built in Python (signatures can't be computed in wrk's Lua); each thread takes every
--- THREADSth one, so no two threads send the same request, and stops after its share.
+-- THREADSth one, so no two threads send the same request. The run is bounded by wrk's -d: req/s is
+-- answered requests over the whole duration, so a thread must never run out of requests (it would idle
+-- while the clock runs): one that does stops and is reported as EXHAUSTED, the rate then a lower bound.
 local requests_file = "%(requests)s"
 local threads = %(threads)d
-local per_thread = %(per_thread)d
 local counter = 0
 local thread_list = {}
 function setup(thread)
@@ -71,25 +75,31 @@ function init(args)
   sent = 0
   answered = 0
   non2xx = 0
+  exhausted = 0
 end
 function request()
   sent = sent + 1
-  return reqs[((sent - 1) %% #reqs) + 1]
+  if sent > #reqs then
+    exhausted = 1
+    wrk.thread:stop()
+    sent = #reqs
+  end
+  return reqs[sent]
 end
 function response(status, headers, body)
   answered = answered + 1
   if status < 200 or status > 299 then non2xx = non2xx + 1 end
-  if answered >= per_thread then wrk.thread:stop() end
 end
 function done(summary, latency, requests)
-  local a, n = 0, 0
+  local a, n, x = 0, 0, 0
   for _, t in ipairs(thread_list) do
     a = a + t:get("answered")
     n = n + t:get("non2xx")
+    x = x + t:get("exhausted")
   end
-  io.write(string.format("ANSWERED %%d NON2XX %%d P50 %%.2f P99 %%.2f RPS %%.1f\n", a, n,
+  io.write(string.format("ANSWERED %%d NON2XX %%d P50 %%.2f P99 %%.2f RPS %%.1f EXHAUSTED %%d\n", a, n,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.requests / (summary.duration / 1e6)))
+    summary.requests / (summary.duration / 1e6), x))
 end
 """
 
@@ -126,9 +136,9 @@ def write_requests(path: Path, rows: list[dict]) -> None:
             f.write(f"{sign(params)} {urlencode(params)}\n")
 
 
-def wrk(url: str, requests_file: Path, *, total: int, connections: int, threads: int, seconds: int) -> dict:
+def wrk(url: str, requests_file: Path, *, connections: int, threads: int, seconds: int) -> dict:
     script = requests_file.with_suffix(".lua")
-    script.write_text(LUA % {"requests": requests_file, "threads": threads, "per_thread": max(1, total // threads)})
+    script.write_text(LUA % {"requests": requests_file, "threads": threads})
     out = subprocess.run(
         [
             "wrk",
@@ -148,10 +158,10 @@ def wrk(url: str, requests_file: Path, *, total: int, connections: int, threads:
         text=True,
         timeout=seconds + 60,
     ).stdout
-    found = re.search(r"ANSWERED (\d+) NON2XX (\d+) P50 ([\d.]+) P99 ([\d.]+) RPS ([\d.]+)", out)
+    found = re.search(r"ANSWERED (\d+) NON2XX (\d+) P50 ([\d.]+) P99 ([\d.]+) RPS ([\d.]+) EXHAUSTED (\d+)", out)
     if not found:
         raise RuntimeError("wrk said:\n" + out)
-    answered, non2xx, p50, p99, rps = found.groups()
+    answered, non2xx, p50, p99, rps, exhausted = found.groups()
     errors = re.search(r"Socket errors: (.*)", out)
     return {
         "answered": int(answered),
@@ -159,15 +169,40 @@ def wrk(url: str, requests_file: Path, *, total: int, connections: int, threads:
         "p50_ms": float(p50),
         "p99_ms": float(p99),
         "rps": float(rps),
+        "exhausted": int(exhausted) > 0,
         "socket_errors": errors.group(1) if errors else "none",
     }
 
 
-def start_server(env: dict, log) -> subprocess.Popen:
+def server_command(server: str) -> list[str]:
+    from django.conf import settings
+
     from sufrahbot.processes import web_command
 
+    if server == "production":
+        return web_command(host="127.0.0.1", port=PORT)
+    worker_class = {"gunicorn-gthread": "gthread", "gunicorn-sync": "sync"}[server]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "sufrahbot.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{PORT}",
+        "--workers",
+        str(settings.WEB_PROCESSES),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(settings.WEB_THREADS),
+        "--backlog",
+        "2048",
+    ]
+
+
+def start_server(env: dict, log, server: str) -> subprocess.Popen:
     process = subprocess.Popen(
-        web_command(host="127.0.0.1", port=PORT), cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+        server_command(server), cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -246,14 +281,24 @@ def register_tenants(n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=20000, help="requests per phase")
+    parser.add_argument(
+        "--requests", type=int, default=30000, help="distinct requests built per phase (more than it can send)"
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--seconds", type=int, default=60, help="upper bound on each phase")
+    parser.add_argument("--seconds", type=int, default=15, help="length of each phase")
+    parser.add_argument(
+        "--server",
+        choices=["production", "gunicorn-gthread", "gunicorn-sync"],
+        default="production",
+        help="production: sufrahbot.processes.web_command; the others for comparison",
+    )
     parser.add_argument("--tenants", type=int, default=0, help="register this many tenants, then measure again")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/ingest.py needs wrk (apt-get install wrk)")
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the server, drop the database
 
     import django
 
@@ -294,7 +339,7 @@ def main() -> None:
             "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        server = start_server(env, log)
+        server = start_server(env, log, args.server)
         n, c, t = args.requests, args.connections, args.threads
 
         spare = 2 * c  # requests in flight when a thread stops: never a resend of an earlier one
@@ -307,7 +352,7 @@ def main() -> None:
                 stored.last_id = cursor.fetchone()[0]
             load = os.getloadavg()[0]
             result = wrk(
-                f"http://127.0.0.1:{PORT}{path}", requests_file, total=n, connections=c, threads=t, seconds=args.seconds
+                f"http://127.0.0.1:{PORT}{path}", requests_file, connections=c, threads=t, seconds=args.seconds
             )
             time.sleep(1.0)  # requests in flight when wrk stopped finish
             rows_stored, twice = stored([])
@@ -318,18 +363,16 @@ def main() -> None:
         wrk(
             f"http://127.0.0.1:{PORT}/bench/bare/",
             _tmp(work, "warm1", warm),
-            total=500,
             connections=c,
             threads=t,
-            seconds=20,
+            seconds=3,
         )
         wrk(
             f"http://127.0.0.1:{PORT}/webhooks/twilio/",
             _tmp(work, "warm2", warm),
-            total=500,
             connections=c,
             threads=t,
-            seconds=20,
+            seconds=3,
         )
 
         distinct = [params_for(f"SM{uuid.uuid4().hex}", i) for i in range(n + spare)]
@@ -387,9 +430,9 @@ def report(rows: list[dict], *, queries: int, args) -> None:
 
     bare = rows[0]["rps"]
     print(
-        f"\nserver: uvicorn sufrahbot.asgi:application, {settings.WEB_PROCESSES} processes x {settings.WEB_THREADS} "
-        f"threads (sufrahbot.processes.web_command); wrk -t{args.threads} -c{args.connections}, "
-        f"{args.requests} requests per phase; {os.cpu_count()} CPUs"
+        f"\nserver: {' '.join(server_command(args.server)[2:4])}, {settings.WEB_PROCESSES} processes x "
+        f"{settings.WEB_THREADS} threads ({args.server}); wrk -t{args.threads} -c{args.connections}, "
+        f"{args.seconds} s per phase; {os.cpu_count()} CPUs"
     )
     print(
         f"{'phase':28} {'req/s':>9} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} {'answered':>9} {'non-2xx':>8} "
@@ -400,6 +443,8 @@ def report(rows: list[dict], *, queries: int, args) -> None:
             f"{r['label']:28} {r['rps']:9.1f} {r['rps'] / bare:7.2f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
             f"{r['answered']:9d} {r['non2xx']:8d} {r['stored']:7d} {r['stored_twice']:6d} {r['load_before']:5.2f}"
         )
+        if r.get("exhausted"):
+            print("  ran out of pre-built requests before the end: the rate is a lower bound (raise --requests)")
         if r["socket_errors"] != "none":
             print(f"  socket errors: {r['socket_errors']}")
     print(f"SQL queries in one webhook request: {queries}")

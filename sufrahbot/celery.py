@@ -5,16 +5,64 @@ from __future__ import annotations
 
 import logging.config
 import os
+import threading
+from datetime import datetime
 
-from celery import Celery, bootsteps, signals
+from celery import Celery, Task, bootsteps, signals
+from celery.exceptions import Retry
 from django.conf import settings
+from django.db import connections
+from django.utils import timezone
 
 from sufrahbot.heartbeat import HEARTBEAT_INTERVAL_SECONDS, worker_beat, worker_gone
 from sufrahbot.logging import _context, current
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sufrahbot.settings")
 
-app = Celery("sufrahbot")
+logger = logging.getLogger(__name__)
+
+
+class SufrahTask(Task):
+    """Celery's Task, with retries that wait their backoff when tasks run in-process (the embedded mode).
+
+    Eagerly applied, Celery runs a retry at once, whatever its countdown: a provider outage burnt all of a
+    send's attempts in a quarter of a second. With EMBEDDED_RETRIES_WAIT the retry is handed to a timer
+    thread that applies it after its countdown (or at its eta), as a worker would take it from the queue."""
+
+    def retry(
+        self, args=None, kwargs=None, exc=None, throw=True, eta=None, countdown=None, max_retries=None, **options
+    ):
+        if not (self.request.is_eager and getattr(settings, "EMBEDDED_RETRIES_WAIT", False)):
+            return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
+        try:
+            super().retry(args, kwargs, exc, True, eta, countdown, max_retries, **options)
+        except Retry as planned:
+            when = planned.when
+            if isinstance(when, datetime):
+                delay = (when - timezone.now()).total_seconds()
+            else:
+                delay = float(when or self.default_retry_delay or 0)
+            _apply_later(planned.sig, max(delay, 0.0), task=self.name)
+            # sig=None: Celery's apply() takes the retry as done (state RETRY) instead of running it now.
+            raise Retry(exc=exc, when=when, is_eager=True, sig=None) from None
+
+
+def _apply_later(signature, delay: float, *, task: str) -> None:
+    def run() -> None:
+        try:
+            signature.apply()
+        except Exception:  # a retried task that fails hard is logged, as a worker would
+            logger.exception("embedded retry failed", extra={"task": task})
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    timer = threading.Timer(delay, run)
+    timer.daemon = True
+    timer.name = f"retry-{task}"
+    timer.start()
+
+
+app = Celery("sufrahbot", task_cls=SufrahTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -143,6 +143,11 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         """A group message from sufrahbot.events.publish: forward the event as it is."""
         await self.send_json(message["event"])
 
+    async def events_push(self, message):
+        """The group messages of one transaction, sent together (sufrahbot.events): each in order."""
+        for item in message["messages"]:
+            await self.dispatch(item)
+
     async def _subscribe(self, restaurant_ids: list[int]) -> None:
         wanted = {restaurant_group(rid) for rid in restaurant_ids}
         for group in set(self.groups) - wanted:

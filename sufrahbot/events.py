@@ -1,7 +1,10 @@
 """The single path for realtime events: every app calls `publish(restaurant_id, event)`.
 
 Events are sent after the surrounding transaction commits, to the Channels group `restaurant.<id>`,
-from web processes and Celery workers alike.
+from web processes and Celery workers alike. The events one transaction publishes go out together: one
+group_send per group, in the order they were published ({"type": "events.push", "events": [...]}, or the
+single-event "event.push" when there is one), so a message and its conversation update cost one Redis round
+trip instead of several blocking ones.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -46,7 +49,14 @@ def user_group(user_id: int) -> str:
 def access_changed(user_id: int) -> None:
     """After commit, tell the user's live sockets to re-check access (a membership went, the user was
     deactivated): each one that lost a restaurant it watches is closed with 4403."""
-    transaction.on_commit(lambda: _send(user_group(user_id), {"type": "access.recheck"}))
+    _after_commit(user_group(user_id), {"type": "access.recheck"})
+
+
+def events_in(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events a group message carries, in order (one "event.push", or an "events.push" batch)."""
+    if message.get("type") == "events.push":
+        return [event for item in message["messages"] for event in events_in(item)]
+    return [message["event"]] if "event" in message else []
 
 
 def publish(restaurant_id: int, event: dict[str, Any]) -> None:
@@ -55,8 +65,82 @@ def publish(restaurant_id: int, event: dict[str, Any]) -> None:
         raise ValueError(f"unknown event type {event.get('type')!r}")
     # Round-trip through JSON now so a non-serialisable payload fails at the call site, not in a consumer.
     payload = json.loads(json.dumps({**event, "restaurant_id": int(restaurant_id)}, cls=DjangoJSONEncoder))
-    message = {"type": "event.push", "event": payload}
-    transaction.on_commit(lambda: _send(restaurant_group(restaurant_id), message))
+    _after_commit(restaurant_group(restaurant_id), {"type": "event.push", "event": payload})
+
+
+class _Batch:
+    """The group messages of one transaction, sent together after it commits.
+
+    Each message is added by its own on_commit callback, so one published inside a savepoint that rolls back
+    is dropped with it, as Django drops the callback. The batch is sent by a flush callback appended after
+    the message's: each publish appends a fresh one and the earlier ones stand down (Django's list is only
+    ever appended to, which captureOnCommitCallbacks relies on).
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.flush: Callable[[], None] | None = None  # the callback that sends the batch (the last one added)
+        self.pending = False
+
+
+_local = threading.local()
+
+
+def _pending() -> list[_Batch]:
+    if not hasattr(_local, "pending"):
+        _local.pending = []
+    return _local.pending
+
+
+def _after_commit(group: str, message: dict[str, Any]) -> None:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _flush_pending()  # autocommit: anything already committed goes first, then this, at once
+        _send_batch([(group, message)])
+        return
+    hooks = connection.run_on_commit
+    batch: _Batch | None = getattr(_local, "batch", None)
+    if batch is None or not any(entry[1] is batch.flush for entry in hooks):
+        batch = _local.batch = _Batch()  # a new transaction (or the last one rolled back)
+
+    def collect() -> None:
+        batch.messages.append((group, message))
+        if not batch.pending:
+            batch.pending = True
+            _pending().append(batch)
+
+    def flush() -> None:
+        if batch.flush is flush:  # only the last flush of the batch sends it
+            _flush_pending()
+
+    transaction.on_commit(collect)
+    batch.flush = flush
+    # Not tied to the savepoints open now: the batch goes out even if a savepoint that published rolls back
+    # (its messages went with their callbacks). The entry shape transaction.on_commit itself appends.
+    hooks.append((set(), flush, False))
+
+
+def _flush_pending() -> None:
+    """Send every batch whose messages were collected, oldest first: a transaction run by an earlier
+    batch's callbacks (an inline task) sends after the events that came before it."""
+    pending, _local.pending = _pending(), []
+    for batch in pending:
+        messages, batch.messages, batch.pending = batch.messages, [], False
+        _send_batch(messages)
+
+
+def _send_batch(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """One group_send per group (each group's messages in publish order, groups in order of first use), all
+    in one hop to the sender loop."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group, message in messages:
+        by_group.setdefault(group, []).append(message)
+    _send(
+        [
+            (group, items[0] if len(items) == 1 else {"type": "events.push", "messages": items})
+            for group, items in by_group.items()
+        ]
+    )
 
 
 SEND_TIMEOUT_SECONDS = 5.0
@@ -84,18 +168,29 @@ class _SenderLoop:
         asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
 
 
-def _send(group: str, message: dict[str, Any]) -> None:
+def _event_types(message: dict[str, Any]) -> list[str]:
+    if message["type"] == "events.push":
+        return [t for m in message["messages"] for t in _event_types(m)]
+    return [message.get("event", message).get("type", "")]
+
+
+async def _group_sends(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, message in sends:  # in order: a client in two groups sees them as published
+        await layer.group_send(group, message)
+
+
+def _send(sends: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not sends:
         return
-    payload = message.get("event", message)
+    types = [t for _, message in sends for t in _event_types(message)]
     try:
         if isinstance(layer, InMemoryChannelLayer):
             # The in-memory layer lives on the ASGI server's own loop: async_to_sync hops back onto it.
-            async_to_sync(layer.group_send)(group, message)
+            async_to_sync(_group_sends)(layer, sends)
         else:
-            _SenderLoop.run(layer.group_send(group, message), SEND_TIMEOUT_SECONDS)
+            _SenderLoop.run(_group_sends(layer, sends), SEND_TIMEOUT_SECONDS)
     except Exception:  # a dashboard hiccup must never fail the business transaction
-        logger.exception("event publish failed", extra={"event_type": payload.get("type")})
+        logger.exception("event publish failed", extra={"event_type": ",".join(types)})
     else:
-        logger.debug("event published", extra={"event_type": payload.get("type"), "group": group})
+        logger.debug("event published", extra={"event_type": ",".join(types), "groups": [g for g, _ in sends]})

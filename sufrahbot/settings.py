@@ -223,9 +223,12 @@ if REDIS_URL:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     RATE_LIMITER = "conversations.ratelimit.RedisTokenBucket"
+    EMBEDDED_RETRIES_WAIT = False
 else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
+    # Tasks run in-process: a retry waits its countdown on a timer thread (sufrahbot.celery.SufrahTask).
+    EMBEDDED_RETRIES_WAIT = True
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     RATE_LIMITER = "conversations.ratelimit.LocalTokenBucket"

@@ -18,6 +18,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Celery worker against Redis and switch this off.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = False
+# Inline tasks retry at once here, so a test sees a send's whole retry chain in one call; the waiting the
+# embedded mode does is tested on its own (tests/sufrahbot/test_embedded_retries.py).
+EMBEDDED_RETRIES_WAIT = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from conversations.models import Conversation, Message
-from sufrahbot.events import restaurant_group
+from sufrahbot.events import events_in, restaurant_group
 from tests.factories import ConversationFactory, MessageFactory, RestaurantFactory, SenderFactory, UserFactory
 
 from .conftest import auth, error_of, staff, url
@@ -184,7 +184,7 @@ def test_patch_announces_conversation_updated_to_the_restaurant(api, restaurant,
     finally:
         async_to_sync(layer.group_discard)(restaurant_group(restaurant.pk), channel)
 
-    event = message["event"]
+    event = events_in(message)[0]
     assert event["type"] == "conversation.updated" and event["restaurant_id"] == restaurant.pk
     assert event["conversation"]["id"] == conversation.pk and event["conversation"]["status"] == "resolved"
 

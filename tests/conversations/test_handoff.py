@@ -15,6 +15,7 @@ from conversations.services.outbound import message_send
 from orders.models import OrderStatus
 from orders.services import order_transition, rating_prompts_send_due
 from providers.content import OutboundContent
+from sufrahbot.events import events_in
 from tests.conversations.factories import TwilioCustomer
 from tests.factories import UserFactory
 from tests.orders.factories import placed_order
@@ -35,7 +36,7 @@ def listen(restaurant_id: int):
                 message = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
             except TimeoutError:
                 return events
-            events.append(message["event"])
+            events.extend(events_in(message))  # one transaction's events come as one batch
 
     return async_to_sync(drain)
 

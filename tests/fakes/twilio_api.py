@@ -153,6 +153,7 @@ class FakeTwilio(LocalServer):
                     "account_sid": match["sid"],
                     "status_callback": form.get("StatusCallback"),
                     "date_created": format_datetime(datetime.now(UTC), usegmt=True),
+                    "received_monotonic": time.monotonic(),  # for bench/e2e.py's latencies (same process)
                 }
                 with state.lock:
                     state.sent.append(record)

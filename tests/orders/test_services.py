@@ -29,6 +29,7 @@ from orders.services import (
     rating_prompts_send_due,
     rating_record,
 )
+from sufrahbot.events import events_in
 from tests.factories import ConsoleSenderFactory, ConversationFactory, MenuItemFactory, RestaurantFactory, UserFactory
 
 from .factories import customer_conversation, order_in, placed_order
@@ -357,7 +358,7 @@ def test_placing_and_moving_announce_order_events_to_the_restaurants_dashboard(f
                 message = await asyncio.wait_for(layer.receive(channel), timeout=1)
             except TimeoutError:
                 return events
-            events.append(message["event"])
+            events.extend(events_in(message))  # one transaction's events come as one batch
 
     events = [e for e in async_to_sync(drain)() if e["type"].startswith("order.")]
     assert [(e["type"], e["order"]["status"]) for e in events] == [
