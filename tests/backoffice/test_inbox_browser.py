@@ -39,7 +39,7 @@ def _playwright():
     try:
         from playwright.sync_api import sync_playwright  # optional at import time: skip, not error
     except ImportError:
-        pytest.skip("no browser driver: the playwright package is not installed (requirements.lock has it)")
+        pytest.skip("no browser driver: the playwright package is not installed (requirements-dev.lock has it)")
     return sync_playwright
 
 
