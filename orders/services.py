@@ -17,6 +17,7 @@ from conversations.services.outbound import OutsideServiceWindow, message_send, 
 from providers.content import Button, OutboundContent
 from restaurants.audit import audit_changes, audit_record
 from restaurants.selectors import menu_item_get
+from sufrahbot.errors import IllegalTransition
 from sufrahbot.events import publish
 from templates.models import MessageTemplate, TemplatePurpose
 from templates.selectors import template_for_purpose
@@ -43,15 +44,6 @@ MAX_LINES = 50
 MAX_QUANTITY = 99
 # One sweep sends at most this many prompts; the next beat picks up the rest.
 PROMPTS_PER_SWEEP = 500
-
-
-class IllegalTransition(Exception):
-    """An order was asked to move where its transition table does not go."""
-
-    def __init__(self, message: str, *, from_status: str = "", to_status: str = "") -> None:
-        super().__init__(message)
-        self.from_status = from_status
-        self.to_status = to_status
 
 
 # --- placing ------------------------------------------------------------------------------------------
@@ -188,6 +180,7 @@ def _order_move(
             f"Cannot move order #{order.number} from {order.status} to {to_status}.",
             from_status=order.status,
             to_status=to_status,
+            allowed=next_statuses(status=order.status, fulfilment=order.fulfilment),
         )
     from_status = order.status
     order.status = to_status

@@ -6,6 +6,7 @@ from django.db.models import ProtectedError, RestrictedError
 
 from providers.phone import InvalidPhoneNumber, normalize_e164
 from providers.registry import UnknownProvider, provider_for
+from sufrahbot.errors import InUse
 
 from .audit import audit_changes, audit_record
 from .models import MenuCategory, MenuItem, Restaurant, Sender
@@ -77,10 +78,6 @@ def sender_register(
 
 
 # --- menu CRUD and sender updates from the dashboard API ---------------------------------------------------
-
-
-class InUse(Exception):
-    """The row is still referenced (e.g. a sender by its conversations) and cannot be deleted."""
 
 
 def _save_validated(instance, *, exclude: list[str] | None = None):
@@ -261,4 +258,4 @@ def sender_delete(*, sender: Sender) -> None:
         with transaction.atomic():
             sender.delete()
     except (ProtectedError, RestrictedError):
-        raise InUse("This sender has conversations: deactivate it instead.") from None
+        raise InUse("This sender has conversations: deactivate it instead.", code="sender_in_use") from None
