@@ -11,12 +11,9 @@ from restaurants.permissions import RestaurantScopedView
 from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
 
-from .models import Fulfilment, Order, OrderStatus, Rating
+from .models import STAFF_TARGET_STATUSES, Fulfilment, Order, OrderStatus, Rating
 from .selectors import order_get, order_list, order_next_statuses
 from .services import Driver, order_transition
-
-# RATED comes from the customer's rating and DRAFT only exists inside order placement.
-STAFF_TARGET_STATUSES = [s for s in OrderStatus if s not in (OrderStatus.DRAFT, OrderStatus.RATED)]
 
 # --- output shapes -----------------------------------------------------------------------------------------
 
