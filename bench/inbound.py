@@ -76,7 +76,6 @@ def _measure(label: str, n: int, one) -> dict:
 
 
 def run(n: int, public_base_url: str) -> None:
-    from urllib.parse import urlencode
 
     from django.test import Client
 
@@ -93,16 +92,12 @@ def run(n: int, public_base_url: str) -> None:
         messages_per_minute=1_000_000,
     )
     client = Client()
-    url = public_base_url + "/webhooks/twilio/"
 
     def post(params: dict):
-        signature = twilio.sign(auth_token=sender.credentials["auth_token"], url=url, params=params)
-        response = client.post(
-            "/webhooks/twilio/",
-            data=urlencode(params),
-            content_type="application/x-www-form-urlencoded",
-            HTTP_X_TWILIO_SIGNATURE=signature,
+        webhook = twilio.webhook_forge(
+            auth_token=sender.credentials["auth_token"], public_base_url=public_base_url, params=params
         )
+        response = client.post(webhook.path, **webhook.test_client_kwargs())
         assert response.status_code == 200, response.content
 
     def params(i: int, sid: str | None = None) -> dict:

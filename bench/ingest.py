@@ -33,7 +33,6 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -104,10 +103,10 @@ end
 """
 
 
-def sign(params: dict) -> str:
+def forge(params: dict):
     from providers import twilio
 
-    return twilio.sign(auth_token=AUTH_TOKEN, url=PUBLIC_BASE_URL + "/webhooks/twilio/", params=params)
+    return twilio.webhook_forge(auth_token=AUTH_TOKEN, public_base_url=PUBLIC_BASE_URL, params=params)
 
 
 def params_for(sid: str, i: int, to: str = SENDER_NUMBER) -> dict:
@@ -133,7 +132,8 @@ def params_for(sid: str, i: int, to: str = SENDER_NUMBER) -> dict:
 def write_requests(path: Path, rows: list[dict]) -> None:
     with path.open("w") as f:
         for params in rows:
-            f.write(f"{sign(params)} {urlencode(params)}\n")
+            webhook = forge(params)
+            f.write(f"{webhook.signature} {webhook.body}\n")
 
 
 def wrk(url: str, requests_file: Path, *, connections: int, threads: int, seconds: int) -> dict:
@@ -239,21 +239,11 @@ def webhook_queries() -> int:
     settings_eager = app.conf.task_always_eager
     app.conf.task_always_eager = False  # as in production: the request queues the task, a worker runs it
     client = Client()
-    params = params_for(f"SM{uuid.uuid4().hex}", 1)
-    client.post(
-        "/webhooks/twilio/",
-        data=urlencode(params),
-        content_type="application/x-www-form-urlencoded",
-        HTTP_X_TWILIO_SIGNATURE=sign(params),
-    )  # warm (caches)
-    params = params_for(f"SM{uuid.uuid4().hex}", 2)
+    warm = forge(params_for(f"SM{uuid.uuid4().hex}", 1))
+    client.post(warm.path, **warm.test_client_kwargs())  # warm (caches)
+    counted = forge(params_for(f"SM{uuid.uuid4().hex}", 2))
     with CaptureQueriesContext(connection) as queries:
-        response = client.post(
-            "/webhooks/twilio/",
-            data=urlencode(params),
-            content_type="application/x-www-form-urlencoded",
-            HTTP_X_TWILIO_SIGNATURE=sign(params),
-        )
+        response = client.post(counted.path, **counted.test_client_kwargs())
     app.conf.task_always_eager = settings_eager
     assert response.status_code == 200, response.content
     return len(queries)

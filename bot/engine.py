@@ -17,13 +17,13 @@ from providers.content import (
     InboundMessage,
     OutboundContent,
 )
+from sufrahbot import reply_ids, texts
+from sufrahbot.texts import t
 
-from . import texts
 from .intents import choose_language, resolve_choice
 from .parsing import clean, keyword
 from .screens import Turn
 from .session import LANGUAGES, is_stale, load_session, reset_order
-from .texts import t
 from .types import ActionFailed, BotContext, BotResult, OrderPlaced, Outcome, PlaceOrder, RecordRating, SetLanguage
 
 # --- the conversation -------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ def handle(session: dict[str, Any] | None, inbound: InboundMessage, context: Bot
 
     if inbound.kind == "order":
         turn.add_catalog_order(list(inbound.details.get("items") or []))
-    elif choice.startswith("rate:") and turn.on_rating(choice):
+    elif reply_ids.is_rating(choice) and turn.on_rating(choice):
         pass
     elif stale:
         turn.welcome(notice=t("session_expired", s["lang"]))
@@ -71,8 +71,15 @@ def handle_outcome(session: dict[str, Any], outcome: Outcome, context: BotContex
     lang = s["lang"] or context.default_language
     if isinstance(outcome, OrderPlaced):
         reset_order(s)
-        amount = texts.money(outcome.total, context.currency, lang)
-        turn.send(OutboundContent.text(t("order_placed", lang, number=outcome.number, amount=amount)))
+        text = texts.order_confirmed_text(
+            language=lang,
+            number=outcome.number,
+            restaurant_name=context.restaurant_name(lang),
+            fulfilment=outcome.fulfilment,
+            total=outcome.total,
+            currency=context.currency,
+        )
+        turn.send(OutboundContent.text(text))
     elif isinstance(outcome, ActionFailed) and isinstance(outcome.action, PlaceOrder):
         turn.cart(notice=t("order_failed", lang))
     elif isinstance(outcome, ActionFailed) and isinstance(outcome.action, RecordRating):

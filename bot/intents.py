@@ -9,6 +9,7 @@ from typing import Any
 from providers.content import (
     InboundMessage,
 )
+from sufrahbot import reply_ids
 
 from .language import detect_language
 from .parsing import clean, normalize, parse_number
@@ -50,16 +51,17 @@ def resolve_choice(inbound: InboundMessage, last_options: tuple[tuple[str, str],
     if number is not None:
         # On the stars list a typed number is the number of stars, whatever order the rows are in.
         stars = next(
-            (oid for oid, _ in last_options if oid.startswith("rate:stars:") and oid.endswith(f":{number}")), ""
+            (oid for oid, _ in last_options if oid.startswith(reply_ids.RATE_STARS) and oid.endswith(f":{number}")),
+            "",
         )
         if stars:
             return stars
         if 1 <= number <= len(last_options):
             return last_options[number - 1][0]
         # The rating prompt says "1 to 5" but shows three buttons: 4 or 5 typed there are stars.
-        rate_now = next((oid for oid, _ in last_options if oid.startswith("rate:now:")), "")
+        rate_now = next((oid for oid, _ in last_options if oid.startswith(reply_ids.RATE_NOW)), "")
         if rate_now and 1 <= number <= 5:
-            return f"rate:stars:{rate_now.removeprefix('rate:now:')}:{number}"
+            return reply_ids.rate_stars(rate_now.removeprefix(reply_ids.RATE_NOW), number)
         return ""
     wanted = normalize(typed)
     for option_id, title in last_options:
@@ -73,13 +75,3 @@ def valid_location(inbound: InboundMessage) -> bool:
     if not isinstance(lat, int | float) or not isinstance(lon, int | float):
         return False
     return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
-
-
-def id_parts(choice: str, prefix: str, count: int) -> list[int] | None:
-    """The integer parts of an id like "items:page:3:1" after `prefix`, or None when malformed."""
-    if not choice.startswith(prefix):
-        return None
-    parts = choice[len(prefix) :].split(":")
-    if len(parts) != count or not all(p.isascii() and p.isdigit() and len(p) <= 12 for p in parts):
-        return None
-    return [int(p) for p in parts]

@@ -15,13 +15,14 @@ from providers.content import (
     ListRow,
     OutboundContent,
 )
+from sufrahbot import reply_ids, texts
+from sufrahbot.reply_ids import id_parts
+from sufrahbot.texts import t
 
-from . import texts
 from .builders import PAGE_SIZE_WHEN_PAGED, buttons_message, join_notices, list_message, page_rows, with_notice
-from .intents import id_parts, valid_location
+from .intents import valid_location
 from .parsing import clean, fit, fit_text, normalize, parse_number
 from .session import MAX_ADDRESS, MAX_CART_LINES, MAX_QUANTITY, reset_order
-from .texts import t
 from .types import (
     Action,
     BotContext,
@@ -104,17 +105,17 @@ class Turn:
         return False
 
     def on_rating(self, choice: str) -> bool:
-        if (parts := id_parts(choice, "rate:now:", 1)) is not None:
+        if (parts := id_parts(choice, reply_ids.RATE_NOW, 1)) is not None:
             self.stars_list(order_id=parts[0])
             return True
-        if (parts := id_parts(choice, "rate:later:", 1)) is not None:
+        if (parts := id_parts(choice, reply_ids.RATE_LATER, 1)) is not None:
             self.actions.append(RatingLater(order_id=parts[0]))
             self.send(OutboundContent.text(t("rate_later_ack", self.lang)))
             return True
-        if id_parts(choice, "rate:help:", 1) is not None:
+        if id_parts(choice, reply_ids.RATE_HELP, 1) is not None:
             self.handoff()
             return True
-        if (parts := id_parts(choice, "rate:stars:", 2)) is not None and 1 <= parts[1] <= 5:
+        if (parts := id_parts(choice, reply_ids.RATE_STARS, 2)) is not None and 1 <= parts[1] <= 5:
             self.actions.append(RecordRating(order_id=parts[0], stars=parts[1]))
             return True
         return False
@@ -496,7 +497,7 @@ class Turn:
         order = next((o for o in self.context.recent_orders if o.id == order_id), None)
         body = t("rate_ask", lang, number=order.number) if order else t("rate_ask_no_number", lang)
         rows = [
-            ListRow(id=f"rate:stars:{order_id}:{n}", title="⭐" * n, description=t(f"stars_{n}", lang))
+            ListRow(id=reply_ids.rate_stars(order_id, n), title="⭐" * n, description=t(f"stars_{n}", lang))
             for n in (1, 2, 3, 4, 5)  # row n is n stars: a customer who types "5" means five stars
         ]
         self.send(list_message(body, rows, label=t("list_stars", lang)))

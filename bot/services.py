@@ -24,10 +24,11 @@ from conversations.services.outbound import message_send, replies_queue
 from orders.selectors import order_get
 from orders.services import IllegalTransition, order_place, rating_later, rating_record
 from providers.content import InboundMessage, OutboundContent
+from sufrahbot import reply_ids
+from sufrahbot.texts import t
 
 from . import engine
 from .selectors import bot_context_build, conversation_for_answer
-from .texts import t
 from .types import (
     Action,
     ActionFailed,
@@ -77,7 +78,7 @@ def _too_fast(conversation: Conversation) -> bool:
 
 
 def _reply(*, conversation: Conversation, message: Message, inbound: InboundMessage) -> None:
-    if conversation.bot_paused and not (inbound.reply_id or "").startswith("rate:"):
+    if conversation.bot_paused and not reply_ids.is_rating(inbound.reply_id):
         # Staff have the conversation; the bot stays silent until resumed. A tapped rating reply still goes
         # through: the rating prompt may have reached a conversation that was handed over meanwhile.
         return
@@ -149,7 +150,9 @@ def _action_run(action: Action, *, conversation: Conversation) -> Outcome | None
                     notes=action.notes,
                     notify_customer=False,  # the bot's own confirmation carries the number
                 )
-                return OrderPlaced(order_id=order.pk, number=order.number, total=order.total)
+                return OrderPlaced(
+                    order_id=order.pk, number=order.number, total=order.total, fulfilment=order.fulfilment
+                )
             elif isinstance(action, RecordRating | RatingLater):
                 order = order_get(restaurant=conversation.restaurant, order_id=action.order_id)
                 if order is None or order.conversation_id != conversation.pk:

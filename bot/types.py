@@ -118,6 +118,7 @@ class OrderPlaced:
     order_id: int
     number: int
     total: Decimal
+    fulfilment: str = "delivery"
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,15 @@ from conversations.models import Conversation
 from conversations.services.outbound import OutsideServiceWindow, message_queue
 from providers.content import OutboundContent
 from restaurants.models import Restaurant, Sender
+from sufrahbot import reply_ids
+from sufrahbot.texts import t
 from templates.models import MessageTemplate, TemplateStatus
 from templates.services import (
     TemplateNotSendable,
     template_sendable_check,
 )
 
-from . import texts
+from . import keywords
 from .models import (
     Campaign,
     CampaignRecipient,
@@ -68,10 +70,10 @@ def consent_keyword_handle(*, conversation: Conversation, text: str, reply_id: s
     """A customer's STOP / إيقاف (or the opt-out button), or START / اشتراك: change consent and confirm it
     in their language. Returns whether the message was one of these (then the bot stays quiet)."""
     word = " ".join(text.strip().lower().split())
-    if reply_id == texts.OPT_OUT_PAYLOAD or word in texts.STOP_WORDS:
+    if reply_id == reply_ids.MARKETING_OPT_OUT or word in keywords.STOP_WORDS:
         opted_in, key = False, "opted_out"
-        source = ConsentSource.BUTTON if reply_id == texts.OPT_OUT_PAYLOAD else ConsentSource.KEYWORD
-    elif word in texts.START_WORDS:
+        source = ConsentSource.BUTTON if reply_id == reply_ids.MARKETING_OPT_OUT else ConsentSource.KEYWORD
+    elif word in keywords.START_WORDS:
         opted_in, key, source = True, "opted_in", ConsentSource.KEYWORD
     else:
         return False
@@ -81,7 +83,7 @@ def consent_keyword_handle(*, conversation: Conversation, text: str, reply_id: s
         # A reply to the customer's own message: inside the window, and a service message, not marketing.
         message_queue(
             conversation=conversation,
-            content=OutboundContent.text(texts.text(key, language)),
+            content=OutboundContent.text(t(key, language)),
             idempotency_key=f"consent:{conversation.pk}:{key}:{int(time.time() // 60)}",
         )
     except OutsideServiceWindow:

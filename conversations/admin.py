@@ -118,13 +118,10 @@ class ConversationAdmin(TenantScopedAdmin):
                 status=form.cleaned_data.get("status"),
                 assignee=form.cleaned_data.get("assignee"),
                 bot_paused=form.cleaned_data.get("bot_paused"),
+                customer_name=form.cleaned_data.get("customer_name"),
             )
             if form.cleaned_data.get("language") in ("ar", "en"):
                 conversation_language_set(conversation=obj, language=form.cleaned_data["language"])
-            Conversation.objects.filter(pk=obj.pk).update(
-                customer_name=form.cleaned_data.get("customer_name", obj.customer_name),
-                unread_count=form.cleaned_data.get("unread_count", obj.unread_count),
-            )
             obj.refresh_from_db()
         body = (form.cleaned_data.get("reply") or "").strip()
         if not (change and body):

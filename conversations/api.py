@@ -11,12 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from restaurants.permissions import RestaurantScopedView
-from sufrahbot.errors import ConflictError, error_responses
+from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
 
 from .models import Conversation, Message, MessageStatus
 from .selectors import PREVIEW_LENGTH, conversation_get, conversation_list, conversation_stats, message_list
-from .services.outbound import OutsideServiceWindow, service_window_open
+from .services.outbound import service_window_open
 from .services.staff import conversation_reply, conversation_update
 
 IDEMPOTENCY_KEY_MAX = 200
@@ -366,15 +366,12 @@ class ConversationMessagesApi(RestaurantScopedView):
             raise exceptions.ValidationError(
                 {"Idempotency-Key": [f"Ensure this header has no more than {IDEMPOTENCY_KEY_MAX} characters."]}
             )
-        try:
-            message, created = conversation_reply(
-                conversation=conversation,
-                body=serializer.validated_data["body"],
-                sent_by=request.user,
-                idempotency_key=key,
-            )
-        except OutsideServiceWindow as exc:
-            raise ConflictError(str(exc), code="outside_service_window") from None
+        message, created = conversation_reply(
+            conversation=conversation,
+            body=serializer.validated_data["body"],
+            sent_by=request.user,
+            idempotency_key=key,
+        )
         message = message_list(conversation=conversation).get(pk=message.pk)
         if created:
             return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

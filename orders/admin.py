@@ -7,18 +7,9 @@ from django.urls import path, reverse
 
 from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 
-from .models import Order, OrderEvent, OrderItem, OrderStatus, Rating, RatingPrompt
+from .models import STAFF_TARGET_STATUSES, Order, OrderEvent, OrderItem, OrderStatus, Rating, RatingPrompt
 from .selectors import order_next_statuses
 from .services import Driver, IllegalTransition, order_transition
-
-# Statuses staff can move an order to from the admin. RATED is left out: only a customer's rating gets there.
-STAFF_TARGET_STATUSES = (
-    OrderStatus.CONFIRMED,
-    OrderStatus.PREPARING,
-    OrderStatus.OUT_FOR_DELIVERY,
-    OrderStatus.DELIVERED,
-    OrderStatus.CANCELLED,
-)
 
 
 class _ReadOnlyInline(admin.TabularInline):

@@ -8,15 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from restaurants.permissions import RestaurantScopedView
-from sufrahbot.errors import ConflictError, error_responses
+from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
 
-from .models import Fulfilment, Order, OrderStatus, Rating
+from .models import STAFF_TARGET_STATUSES, Fulfilment, Order, OrderStatus, Rating
 from .selectors import order_get, order_list, order_next_statuses
-from .services import Driver, IllegalTransition, order_transition
-
-# RATED comes from the customer's rating and DRAFT only exists inside order placement.
-STAFF_TARGET_STATUSES = [s for s in OrderStatus if s not in (OrderStatus.DRAFT, OrderStatus.RATED)]
+from .services import Driver, order_transition
 
 # --- output shapes -----------------------------------------------------------------------------------------
 
@@ -153,11 +150,6 @@ class OrderTransitionInputSerializer(serializers.Serializer):
     driver_phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
 
 
-class IllegalTransitionError(ConflictError):
-    default_code = "illegal_transition"
-    default_detail = "The order cannot move to that status from where it is."
-
-
 class OrderTransitionApi(RestaurantScopedView):
     @extend_schema(
         operation_id="orders_transition",
@@ -175,11 +167,5 @@ class OrderTransitionApi(RestaurantScopedView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         driver = Driver(name=data["driver_name"], phone=data["driver_phone"]) if data["driver_name"].strip() else None
-        try:
-            order_transition(order=order, to_status=data["to"], actor=request.user, note=data["note"], driver=driver)
-        except IllegalTransition as exc:
-            order.refresh_from_db()
-            raise IllegalTransitionError(
-                {"detail": str(exc), "from_status": order.status, "allowed": order_next_statuses(order=order)}
-            ) from None
+        order_transition(order=order, to_status=data["to"], actor=request.user, note=data["note"], driver=driver)
         return Response(OrderDetailSerializer(_order_or_404(restaurant=self.restaurant, order_id=oid)).data)

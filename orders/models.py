@@ -44,6 +44,13 @@ TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Where staff (admin and API) may move an order: RATED comes only from the customer's rating, DRAFT only
+# exists inside order placement.
+STAFF_TARGET_STATUSES: tuple[str, ...] = tuple(
+    s for s in OrderStatus if s not in (OrderStatus.DRAFT, OrderStatus.RATED)
+)
+
+
 def next_statuses(*, status: str, fulfilment: str) -> tuple[str, ...]:
     return TRANSITIONS.get(fulfilment, {}).get(status, ())
 

@@ -17,12 +17,13 @@ from conversations.services.outbound import OutsideServiceWindow, message_send, 
 from providers.content import Button, OutboundContent
 from restaurants.audit import audit_changes, audit_record
 from restaurants.selectors import menu_item_get
+from sufrahbot import reply_ids, texts
+from sufrahbot.errors import IllegalTransition
 from sufrahbot.events import publish
 from templates.models import MessageTemplate, TemplatePurpose
 from templates.selectors import template_for_purpose
 from templates.services import TemplateNotSendable, template_send
 
-from . import messages
 from .events import order_event_data
 from .models import (
     FIRST_ORDER_NUMBER,
@@ -43,15 +44,6 @@ MAX_LINES = 50
 MAX_QUANTITY = 99
 # One sweep sends at most this many prompts; the next beat picks up the rest.
 PROMPTS_PER_SWEEP = 500
-
-
-class IllegalTransition(Exception):
-    """An order was asked to move where its transition table does not go."""
-
-    def __init__(self, message: str, *, from_status: str = "", to_status: str = "") -> None:
-        super().__init__(message)
-        self.from_status = from_status
-        self.to_status = to_status
 
 
 # --- placing ------------------------------------------------------------------------------------------
@@ -188,6 +180,7 @@ def _order_move(
             f"Cannot move order #{order.number} from {order.status} to {to_status}.",
             from_status=order.status,
             to_status=to_status,
+            allowed=next_statuses(status=order.status, fulfilment=order.fulfilment),
         )
     from_status = order.status
     order.status = to_status
@@ -212,7 +205,7 @@ def _order_move(
         )
     if notify_customer:
         language = _customer_language(order)
-        text = messages.order_status_text(
+        text = texts.order_status_text(
             language=language,
             status=to_status,
             fulfilment=order.fulfilment,
@@ -229,7 +222,7 @@ def _order_move(
                 content=OutboundContent.text(text),
                 key=f"order:{order.pk}:{to_status}",
                 template_purpose=TemplatePurpose.ORDER_STATUS,
-                template_variables={"status": messages.order_status_label(language=language, status=to_status)},
+                template_variables={"status": texts.order_status_label(language=language, status=to_status)},
             )
 
 
@@ -371,9 +364,9 @@ def rating_record(*, order: Order, stars: int, comment: str = "") -> Rating:
         name = restaurant.name_in(language)
         if stars >= 4:
             promo_links = [line.strip() for line in restaurant.promo_links.splitlines() if line.strip()]
-            text = messages.rating_thanks_text(language=language, restaurant_name=name, promo_links=promo_links)
+            text = texts.rating_thanks_text(language=language, restaurant_name=name, promo_links=promo_links)
         else:
-            text = messages.rating_apology_text(
+            text = texts.rating_apology_text(
                 language=language, restaurant_name=name, support_contact=restaurant.support_contact
             )
         _customer_tell(order=locked, content=OutboundContent.text(text), key=f"order:{locked.pk}:rating-reply")
@@ -402,22 +395,19 @@ def rating_later(*, order: Order) -> RatingPrompt | None:
 
 
 def rating_prompt_content(*, order: Order, language: str, reminder: bool) -> OutboundContent:
-    rate_now, later, help_ = messages.rating_button_titles(language=language)
-    body = messages.rating_prompt_text(
+    rate_now, later, help_ = texts.rating_button_titles(language=language)
+    body = texts.rating_prompt_text(
         language=language,
         number=order.number,
         restaurant_name=order.restaurant.name_in(language),
         reminder=reminder,
         fulfilment=order.fulfilment,
     )
+    ids = reply_ids.rating_buttons(order.pk)
     return OutboundContent(
         kind="buttons",
         body=body,
-        buttons=(
-            Button(id=f"rate:now:{order.pk}", title=rate_now),
-            Button(id=f"rate:later:{order.pk}", title=later),
-            Button(id=f"rate:help:{order.pk}", title=help_),
-        ),
+        buttons=tuple(Button(id=i, title=title) for i, title in zip(ids, (rate_now, later, help_), strict=True)),
     )
 
 

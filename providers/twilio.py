@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import os
 import re
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import requests
 import urllib3
@@ -51,6 +53,66 @@ def verify_signature(*, auth_token: str, url: str, params: Mapping[str, str], si
 def sign(*, auth_token: str, url: str, params: Mapping[str, str]) -> str:
     """What Twilio would put in X-Twilio-Signature (used by the simulator and tests)."""
     return RequestValidator(auth_token).compute_signature(url, dict(params))
+
+
+# --- forging inbound webhooks: the simulator, the tests and the benches post what Twilio would ---------------
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+WEBHOOK_PATH = "/webhooks/twilio/"
+
+
+def inbound_text_params(
+    *,
+    account_sid: str,
+    to_number: str,
+    from_number: str,
+    body: str,
+    profile_name: str = "",
+    sid: str | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """The form fields of a customer's WhatsApp text as Twilio posts them; `extra` adds or overrides fields
+    (ButtonPayload, ListId, Latitude...)."""
+    params = {
+        "MessageSid": sid or "SM" + uuid.uuid4().hex,
+        "AccountSid": account_sid,
+        "From": f"whatsapp:{from_number}",
+        "To": f"whatsapp:{to_number}",
+        "Body": body,
+        "NumMedia": "0",
+        "ProfileName": profile_name,
+        "WaId": from_number.lstrip("+"),
+    }
+    params.update(extra)
+    return params
+
+
+@dataclass(frozen=True)
+class ForgedWebhook:
+    """One webhook request as Twilio sends it: the form body and its signature over the public URL."""
+
+    path: str
+    body: str
+    signature: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": FORM_CONTENT_TYPE, SIGNATURE_HEADER: self.signature}
+
+    def test_client_kwargs(self) -> dict[str, str]:
+        """For Django's test client: client.post(webhook.path, **webhook.test_client_kwargs())."""
+        return {"data": self.body, "content_type": FORM_CONTENT_TYPE, "HTTP_X_TWILIO_SIGNATURE": self.signature}
+
+
+def webhook_forge(
+    *, auth_token: str, public_base_url: str, params: Mapping[str, str], path: str = WEBHOOK_PATH
+) -> ForgedWebhook:
+    """Sign `params` exactly as Twilio does for a webhook posted to public_base_url + path."""
+    return ForgedWebhook(
+        path=path,
+        body=urlencode(params),
+        signature=sign(auth_token=auth_token, url=public_base_url.rstrip("/") + path, params=params),
+    )
 
 
 def _number(params: Mapping[str, str], key: str) -> str:

@@ -11,7 +11,21 @@ from sufrahbot.crypto import mask
 from .admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
 from .models import AuditEntry, MenuCategory, MenuItem, Restaurant, Sender, StaffMembership, StaffRole
 from .selectors import sender_webhook_url
-from .services import sender_credentials_clean, sender_number_validate, sender_register, sender_update
+from .services import (
+    MENU_CATEGORY_FIELDS,
+    MENU_ITEM_FIELDS,
+    menu_category_create,
+    menu_category_delete,
+    menu_category_update,
+    menu_item_category_check,
+    menu_item_create,
+    menu_item_delete,
+    menu_item_update,
+    sender_credentials_clean,
+    sender_number_validate,
+    sender_register,
+    sender_update,
+)
 
 
 def credential_form_field(provider_name: str, field: CredentialField) -> str:
@@ -197,19 +211,62 @@ class RestaurantAdmin(TenantScopedAdmin):
         return self.prepopulated_fields if request.user.is_superuser else {}
 
 
-@admin.register(MenuCategory)
-class MenuCategoryAdmin(TenantScopedAdmin):
+def _form_data(form, fields) -> dict:
+    return {field: form.cleaned_data[field] for field in fields if field in form.cleaned_data}
+
+
+class MenuAdmin(TenantScopedAdmin):
+    """The menu is written through restaurants.services like the API's (validation, audit): the admin's own
+    saves and deletes stay unused. A row's restaurant is fixed once created, as in the API."""
+
     manage_role = StaffRole.ADMIN
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("restaurant",) if obj else ()
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.order_by("pk"):
+            self.delete_model(request, obj)
+
+
+@admin.register(MenuCategory)
+class MenuCategoryAdmin(MenuAdmin):
     list_display = ("name_en", "name_ar", "restaurant", "sort_order", "active")
     list_filter = (RESTAURANT_FILTER, "active")
     inlines = [MenuItemInline]
 
+    def save_model(self, request, obj, form, change):
+        if change and not form.changed_data:
+            return  # only its dishes changed (save_formset)
+        data = _form_data(form, MENU_CATEGORY_FIELDS)
+        if change:
+            saved = menu_category_update(
+                category=MenuCategory.objects.get(pk=obj.pk), data=data, by=request.user, source="admin"
+            )
+        else:
+            saved = menu_category_create(
+                restaurant=form.cleaned_data["restaurant"], **data, by=request.user, source="admin"
+            )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        menu_category_delete(category=obj, by=request.user, source="admin")
+
     def save_formset(self, request, form, formset, change):
-        for obj in formset.save(commit=False):
-            obj.restaurant = form.instance.restaurant
-            obj.save()
-        for obj in formset.deleted_objects:
-            obj.delete()
+        category = form.instance
+        formset.save(commit=False)  # fills new/changed/deleted_objects (the admin's history reads them)
+        for item in formset.deleted_objects:
+            menu_item_delete(item=item, by=request.user, source="admin")
+        for item, changed in formset.changed_objects:
+            data = {field: getattr(item, field) for field in changed if field in MENU_ITEM_FIELDS}
+            menu_item_update(item=MenuItem.objects.get(pk=item.pk), data=data, by=request.user, source="admin")
+        for item in formset.new_objects:
+            data = {field: getattr(item, field) for field in MenuItemInline.fields}
+            saved = menu_item_create(
+                restaurant=category.restaurant, category=category, **data, by=request.user, source="admin"
+            )
+            item.pk = saved.pk
 
 
 class MenuItemAdminForm(forms.ModelForm):
@@ -232,19 +289,36 @@ class MenuItemAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        category, restaurant = cleaned.get("category"), cleaned.get("restaurant")
-        if category and restaurant and category.restaurant_id != restaurant.pk:
-            self.add_error("category", "This category belongs to another restaurant.")
+        restaurant = cleaned.get("restaurant") or (self.instance.restaurant if self.instance.pk else None)
+        if cleaned.get("category") and restaurant:
+            try:
+                menu_item_category_check(restaurant_id=restaurant.pk, category=cleaned["category"])
+            except ValidationError as exc:
+                self.add_error("category", exc.message_dict["category"])
         return cleaned
 
 
 @admin.register(MenuItem)
-class MenuItemAdmin(TenantScopedAdmin):
-    manage_role = StaffRole.ADMIN
+class MenuItemAdmin(MenuAdmin):
     form = MenuItemAdminForm
     list_display = ("name_en", "name_ar", "category", "restaurant", "price", "available")
     list_filter = (RESTAURANT_FILTER, "available", ("category", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name_en", "name_ar")
+
+    def save_model(self, request, obj, form, change):
+        if change and not form.changed_data:
+            return
+        data = _form_data(form, MENU_ITEM_FIELDS)
+        if change:
+            saved = menu_item_update(item=MenuItem.objects.get(pk=obj.pk), data=data, by=request.user, source="admin")
+        else:
+            restaurant = form.cleaned_data["restaurant"]
+            saved = menu_item_create(restaurant=restaurant, **data, by=request.user, source="admin")
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        menu_item_delete(item=obj, by=request.user, source="admin")
 
 
 @admin.register(StaffMembership)

@@ -13,13 +13,12 @@ from rest_framework.views import APIView
 
 from providers.registry import credential_fields, provider_choices, providers
 from sufrahbot.crypto import mask
-from sufrahbot.errors import ConflictError, error_responses
+from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, OldestFirstPage, paginated_response
 
 from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffRole
 from .permissions import IsPlatformAdmin, RestaurantScopedView
 from .services import (
-    InUse,
     menu_category_create,
     menu_category_delete,
     menu_category_update,
@@ -452,8 +451,5 @@ class SenderDetailApi(PlatformAdminView):
         responses={204: None, **error_responses(401, 403, 404, 409)},
     )
     def delete(self, request: Request, sender_id: int) -> Response:
-        try:
-            sender_delete(sender=_sender_or_404(sender_id))
-        except InUse as exc:
-            raise ConflictError(str(exc), code="sender_in_use") from None
+        sender_delete(sender=_sender_or_404(sender_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,7 @@ from django.db.models import ProtectedError, RestrictedError
 
 from providers.phone import InvalidPhoneNumber, normalize_e164
 from providers.registry import UnknownProvider, provider_for
+from sufrahbot.errors import InUse
 
 from .audit import audit_changes, audit_record
 from .models import MenuCategory, MenuItem, Restaurant, Sender
@@ -79,10 +80,6 @@ def sender_register(
 # --- menu CRUD and sender updates from the dashboard API ---------------------------------------------------
 
 
-class InUse(Exception):
-    """The row is still referenced (e.g. a sender by its conversations) and cannot be deleted."""
-
-
 def _save_validated(instance, *, exclude: list[str] | None = None):
     instance.full_clean(exclude=exclude, validate_unique=False)
     instance.save()
@@ -93,7 +90,7 @@ def _snapshot(instance, fields) -> dict:
     return {field: getattr(instance, field) for field in fields}
 
 
-def _audited_save(instance, *, by, action: str, fields, before: dict | None = None):
+def _audited_save(instance, *, by, action: str, fields, before: dict | None = None, source: str = ""):
     """Save (validated) and record who changed which fields, in one transaction."""
     with transaction.atomic():
         _save_validated(instance)
@@ -104,34 +101,51 @@ def _audited_save(instance, *, by, action: str, fields, before: dict | None = No
             action=action,
             target=instance,
             changes=audit_changes(before or {}, after),
+            source=source,
         )
     return instance
 
 
 def menu_category_create(
-    *, restaurant: Restaurant, name_ar: str, name_en: str, sort_order: int = 0, active: bool = True, by=None
+    *,
+    restaurant: Restaurant,
+    name_ar: str,
+    name_en: str,
+    sort_order: int = 0,
+    active: bool = True,
+    by=None,
+    source: str = "",
 ) -> MenuCategory:
+    """`source` names where staff did it for the audit trail ("admin"; the API's are unnamed)."""
     category = MenuCategory(
         restaurant=restaurant, name_ar=name_ar, name_en=name_en, sort_order=sort_order, active=active
     )
-    return _audited_save(category, by=by, action="menucategory.created", fields=MENU_CATEGORY_FIELDS)
+    return _audited_save(category, by=by, action="menucategory.created", fields=MENU_CATEGORY_FIELDS, source=source)
 
 
 MENU_CATEGORY_FIELDS = ("name_ar", "name_en", "sort_order", "active")
 
 
-def menu_category_update(*, category: MenuCategory, data: dict, by=None) -> MenuCategory:
+def menu_category_update(*, category: MenuCategory, data: dict, by=None, source: str = "") -> MenuCategory:
     before = _snapshot(category, MENU_CATEGORY_FIELDS)
     for field in MENU_CATEGORY_FIELDS:
         if field in data:
             setattr(category, field, data[field])
-    return _audited_save(category, by=by, action="menucategory.changed", fields=MENU_CATEGORY_FIELDS, before=before)
+    return _audited_save(
+        category, by=by, action="menucategory.changed", fields=MENU_CATEGORY_FIELDS, before=before, source=source
+    )
 
 
-def menu_category_delete(*, category: MenuCategory, by=None) -> None:
+def menu_category_delete(*, category: MenuCategory, by=None, source: str = "") -> None:
     """Deletes the category with its items (placed orders keep their own copies of names and prices)."""
     with transaction.atomic():
-        audit_record(restaurant_id=category.restaurant_id, actor=by, action="menucategory.deleted", target=category)
+        audit_record(
+            restaurant_id=category.restaurant_id,
+            actor=by,
+            action="menucategory.deleted",
+            target=category,
+            source=source,
+        )
         category.delete()
 
 
@@ -148,8 +162,9 @@ MENU_ITEM_FIELDS = (
 )
 
 
-def _menu_item_category_check(item: MenuItem) -> None:
-    if item.category.restaurant_id != item.restaurant_id:
+def menu_item_category_check(*, restaurant_id: int, category: MenuCategory) -> None:
+    """A dish belongs to a category of its own restaurant (the API and the admin's form both ask here)."""
+    if category.restaurant_id != restaurant_id:
         raise ValidationError({"category": "The category belongs to another restaurant."})
 
 
@@ -166,6 +181,7 @@ def menu_item_create(
     image_url: str = "",
     sort_order: int = 0,
     by=None,
+    source: str = "",
 ) -> MenuItem:
     item = MenuItem(
         restaurant=restaurant,
@@ -179,23 +195,27 @@ def menu_item_create(
         image_url=image_url,
         sort_order=sort_order,
     )
-    _menu_item_category_check(item)
-    return _audited_save(item, by=by, action="menuitem.created", fields=MENU_ITEM_FIELDS)
+    menu_item_category_check(restaurant_id=restaurant.pk, category=category)
+    return _audited_save(item, by=by, action="menuitem.created", fields=MENU_ITEM_FIELDS, source=source)
 
 
-def menu_item_update(*, item: MenuItem, data: dict, by=None) -> MenuItem:
+def menu_item_update(*, item: MenuItem, data: dict, by=None, source: str = "") -> MenuItem:
     before = _snapshot(item, MENU_ITEM_FIELDS)
     for field in MENU_ITEM_FIELDS:
         if field in data:
             setattr(item, field, data[field])
-    _menu_item_category_check(item)
-    return _audited_save(item, by=by, action="menuitem.changed", fields=MENU_ITEM_FIELDS, before=before)
+    menu_item_category_check(restaurant_id=item.restaurant_id, category=item.category)
+    return _audited_save(
+        item, by=by, action="menuitem.changed", fields=MENU_ITEM_FIELDS, before=before, source=source
+    )
 
 
-def menu_item_delete(*, item: MenuItem, by=None) -> None:
+def menu_item_delete(*, item: MenuItem, by=None, source: str = "") -> None:
     """Deletes the item (placed orders keep their own copies of its name and price)."""
     with transaction.atomic():
-        audit_record(restaurant_id=item.restaurant_id, actor=by, action="menuitem.deleted", target=item)
+        audit_record(
+            restaurant_id=item.restaurant_id, actor=by, action="menuitem.deleted", target=item, source=source
+        )
         item.delete()
 
 
@@ -261,4 +281,4 @@ def sender_delete(*, sender: Sender) -> None:
         with transaction.atomic():
             sender.delete()
     except (ProtectedError, RestrictedError):
-        raise InUse("This sender has conversations: deactivate it instead.") from None
+        raise InUse("This sender has conversations: deactivate it instead.", code="sender_in_use") from None

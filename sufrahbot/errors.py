@@ -1,4 +1,5 @@
-"""One error body everywhere: {"error": {"code": ..., "message": ..., "details": {...}}}."""
+"""One error body everywhere: {"error": {"code": ..., "message": ..., "details": {...}}}; and the domain's
+errors, which the services raise and the API's exception handler answers in that body, once for all views."""
 
 from __future__ import annotations
 
@@ -25,10 +26,58 @@ def error_response(http_status: int, code: str, message: str, details: dict[str,
     return JsonResponse(error_body(code, message, details), status=http_status)
 
 
-class ConflictError(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-    default_detail = "The request conflicts with the current state."
+# --- the domain's errors ---------------------------------------------------------------------------------
+
+
+class DomainError(Exception):
+    """A rule of the domain refused an action. Services raise it; the API answers `http_status` with
+    {code, message, details} (api_exception_handler, never a view), the admin and the bot show `message`."""
+
+    http_status: int = status.HTTP_400_BAD_REQUEST
+    code: str = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details: dict[str, Any] = details or {}
+
+
+class Conflict(DomainError):
+    """The action does not fit the current state of what it acts on."""
+
+    http_status = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    """An order was asked to move where its transition table does not go."""
+
+    code = "illegal_transition"
+
+    def __init__(self, message: str, *, from_status: str = "", to_status: str = "", allowed=()) -> None:
+        super().__init__(message, details={"from_status": from_status, "allowed": list(allowed)})
+        self.from_status = from_status
+        self.to_status = to_status
+
+
+class OutsideServiceWindow(Conflict):
+    """Free-form messages may only go to customers who wrote within the last 24 hours."""
+
+    code = "outside_service_window"
+
+
+class InUse(Conflict):
+    """The row is still referenced (e.g. a sender by its conversations) and cannot be deleted."""
+
+    code = "in_use"
+
+
+class TemplateNotSendable(Conflict):
+    """The template cannot be sent now (not approved, or no provider reference for this sender)."""
+
+    code = "template_not_sendable"
 
 
 _CODES = {
@@ -64,6 +113,9 @@ def django_validation_detail(exc: DjangoValidationError) -> dict[str, Any]:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF exception handler producing the project's error body, 500s included."""
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

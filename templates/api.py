@@ -19,14 +19,13 @@ from conversations.api import (
 from conversations.selectors import message_list
 from restaurants.models import StaffRole
 from restaurants.permissions import RestaurantScopedView
-from sufrahbot.errors import ConflictError, error_responses
+from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
 
 from .models import HeaderType, MessageTemplate, TemplateCategory, TemplatePurpose, TemplateStatus
 from .rendering import BUTTON_TYPES, MAX_BODY
 from .selectors import template_get, template_list
 from .services import (
-    TemplateNotSendable,
     template_create,
     template_delete,
     template_preview,
@@ -311,16 +310,13 @@ class ConversationMessagesWithTemplatesApi(ConversationMessagesApi):
         template = template_get(restaurant=self.restaurant, template_id=serializer.validated_data["template"])
         if template is None:
             raise exceptions.ValidationError({"template": ["No such template in this restaurant."]})
-        try:
-            message, created = template_send(
-                conversation=conversation,
-                template=template,
-                variables=serializer.validated_data["variables"],
-                sent_by=request.user,
-                idempotency_key=key,
-            )
-        except TemplateNotSendable as exc:
-            raise ConflictError(str(exc), code="template_not_sendable") from None
+        message, created = template_send(
+            conversation=conversation,
+            template=template,
+            variables=serializer.validated_data["variables"],
+            sent_by=request.user,
+            idempotency_key=key,
+        )
         message = message_list(conversation=conversation).get(pk=message.pk)
         if created:
             return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

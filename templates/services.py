@@ -14,6 +14,7 @@ from conversations.models import Conversation, Message
 from conversations.services.outbound import message_queue
 from providers.content import Button, OutboundContent
 from restaurants.models import Restaurant
+from sufrahbot.errors import TemplateNotSendable
 from sufrahbot.events import publish
 
 from . import provider_api
@@ -26,10 +27,6 @@ from .selectors import template_sender
 logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = (*CONTENT_FIELDS, "purpose")
-
-
-class TemplateNotSendable(Exception):
-    """The template cannot be sent now (not approved, or no provider reference for this sender)."""
 
 
 def template_event_data(template: MessageTemplate) -> dict[str, Any]:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
 import redis
 from celery import _state as celery_state
@@ -49,31 +47,22 @@ def fake_twilio(settings):
 
 
 def twilio_inbound_params(*, sender, from_number: str, body: str = "hi", sid: str | None = None, **extra) -> dict:
-    import uuid
-
-    params = {
-        "MessageSid": sid or ("SM" + uuid.uuid4().hex),
-        "AccountSid": sender.credentials.get("account_sid", "AC" + "0" * 32),
-        "From": f"whatsapp:{from_number}",
-        "To": f"whatsapp:{sender.phone_number}",
-        "Body": body,
-        "NumMedia": "0",
-        "ProfileName": "Layla",
-        "WaId": from_number.lstrip("+"),
-    }
-    params.update(extra)
-    return params
+    return twilio_provider.inbound_text_params(
+        account_sid=sender.credentials.get("account_sid", "AC" + "0" * 32),
+        to_number=sender.phone_number,
+        from_number=from_number,
+        body=body,
+        profile_name="Layla",
+        sid=sid,
+        **extra,
+    )
 
 
-def signed_post(client, *, sender, params: dict, path: str = "/webhooks/twilio/", token: str | None = None, **headers):
+def signed_post(
+    client, *, sender, params: dict, path: str = twilio_provider.WEBHOOK_PATH, token: str | None = None, **headers
+):
     """POST form params to a webhook, signed exactly as Twilio signs them (real RequestValidator)."""
-    signature = twilio_provider.sign(
-        auth_token=token or sender.credentials["auth_token"], url=PUBLIC_BASE_URL + path, params=params
+    webhook = twilio_provider.webhook_forge(
+        auth_token=token or sender.credentials["auth_token"], public_base_url=PUBLIC_BASE_URL, params=params, path=path
     )
-    return client.post(
-        path,
-        data=urlencode(params),
-        content_type="application/x-www-form-urlencoded",
-        HTTP_X_TWILIO_SIGNATURE=signature,
-        **headers,
-    )
+    return client.post(webhook.path, **webhook.test_client_kwargs(), **headers)

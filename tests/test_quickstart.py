@@ -225,25 +225,67 @@ def test_docker_compose_runs_the_production_layout_from_a_fresh_clone():
     assert services["web"]["ports"] == ["8000:8000"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER sufrah$", dockerfile, re.M)  # not root
-    # Runtime dependencies only: pyproject's [project].dependencies, constrained by the lock.
-    assert "['project']['dependencies']" in dockerfile and "-c requirements.lock" in dockerfile
-    assert "-r requirements.lock" not in dockerfile
+    # Runtime dependencies only: the runtime lock, never the dev one (pytest, schemathesis, playwright...).
+    assert re.search(r"^RUN pip install --no-cache-dir -r requirements.lock$", dockerfile, re.M)
+    instructions = "\n".join(line for line in dockerfile.splitlines() if not line.startswith("#"))
+    assert "requirements-dev.lock" not in instructions and "pyproject.toml" not in instructions
 
 
-def test_every_dependency_in_pyproject_is_pinned_the_same_in_the_lock_file():
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.sub(r"\[.*\]", "", name)).lower()
+
+
+def _pins(lock: str) -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / lock).read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            pins[_norm(name)] = version.strip()
+    return pins
+
+
+def _closure(requirements: list[str]) -> set[str]:
+    """Every distribution these requirements pull in, read from the installed packages' metadata."""
+    from importlib import metadata
+
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+
+    environment, seen = default_environment(), set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        requirement = todo.pop()
+        key = (_norm(requirement.name), frozenset(requirement.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        for raw in metadata.distribution(requirement.name).requires or []:
+            sub = Requirement(raw)
+            extras = requirement.extras or {""}
+            if not sub.marker or any(sub.marker.evaluate({**environment, "extra": e}) for e in extras):
+                todo.append(sub)
+    return {name for name, _ in seen}
+
+
+def test_the_runtime_lock_pins_the_runtime_and_the_dev_lock_adds_only_the_dev_packages():
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
-    locked = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==", 1)
-            locked[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
-    for requirement in wanted:
+    runtime, dev = _pins("requirements.lock"), _pins("requirements-dev.lock")
+    assert (ROOT / "requirements-dev.lock").read_text().splitlines().count("-r requirements.lock") == 1
+    for requirement in project["dependencies"]:
         name, version = requirement.split("==")
-        name = re.sub(r"\[.*\]", "", name)
-        assert locked.get(re.sub(r"[-_.]+", "-", name).lower()) == version, requirement
+        assert runtime.get(_norm(name)) == version, requirement
+    for requirement in project["optional-dependencies"]["dev"]:
+        name, version = requirement.split("==")
+        assert {**runtime, **dev}.get(_norm(name)) == version, requirement  # PyYAML: the runtime needs it too
+    # Each package in the lock its closure puts it in: a test tool added to requirements.lock would ship in
+    # the image, a runtime package in requirements-dev.lock would be missing there.
+    runtime_closure = _closure(project["dependencies"])
+    dev_closure = _closure(project["dependencies"] + project["optional-dependencies"]["dev"]) - runtime_closure
+    assert set(runtime) == runtime_closure
+    assert set(dev) == dev_closure
+    assert not set(runtime) & set(dev)
 
 
 ENV_READERS = {"get", "getenv", "pop", "env_bool", "env_list"}  # os.environ.get, os.getenv, settings' helpers

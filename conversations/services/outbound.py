@@ -9,16 +9,13 @@ from django.utils import timezone
 
 from providers.content import OutboundContent
 from sufrahbot.enqueue import delay_or_log
+from sufrahbot.errors import OutsideServiceWindow
 from sufrahbot.events import publish
 
 from ..events import conversation_event_data
 from ..models import STATUS_RANK, Conversation, Message, MessageStatus
 from ..tasks import send_message
 from .handoff import conversation_handoff
-
-
-class OutsideServiceWindow(Exception):
-    """Free-form messages may only go to customers who wrote within the last 24 hours."""
 
 
 def service_window_open(*, conversation: Conversation, at=None) -> bool:

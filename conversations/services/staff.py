@@ -31,14 +31,18 @@ def conversation_update(
     assignee=_UNSET,
     bot_paused: bool | None = None,
     mark_read: bool = False,
+    customer_name: str | None = None,
 ) -> Conversation:
     """Change what staff may change on a conversation, then announce it ("conversation.updated").
 
     `assignee` is a user who is staff of the conversation's restaurant, or None to unassign; leave it out to
     keep the current one. `bot_paused` goes through conversation_handoff / conversation_bot_resume.
-    `mark_read` zeroes the unread count. `by` is the acting user (for the log).
+    `mark_read` zeroes the unread count; `customer_name` corrects the name shown for the customer (admin).
+    `by` is the acting user (for the log).
     """
     changes: dict = {}
+    if customer_name is not None and customer_name != conversation.customer_name:
+        changes["customer_name"] = customer_name
     if status is not None:
         if status not in Conversation.Status.values:
             raise ValidationError({"status": f"Must be one of {', '.join(Conversation.Status.values)}."})

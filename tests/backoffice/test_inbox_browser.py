@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -39,7 +38,7 @@ def _playwright():
     try:
         from playwright.sync_api import sync_playwright  # optional at import time: skip, not error
     except ImportError:
-        pytest.skip("no browser driver: the playwright package is not installed (requirements.lock has it)")
+        pytest.skip("no browser driver: the playwright package is not installed (requirements-dev.lock has it)")
     return sync_playwright
 
 
@@ -52,16 +51,10 @@ def shots(tmp_path) -> Path:
 
 def _webhook(base_url: str, sender, *, phone: str, body: str) -> None:
     params = twilio_inbound_params(sender=sender, from_number=phone, body=body, sid="SM" + uuid.uuid4().hex)
-    path = "/webhooks/twilio/"
-    signature = twilio_provider.sign(
-        auth_token=sender.credentials["auth_token"], url=PUBLIC_BASE_URL + path, params=params
+    webhook = twilio_provider.webhook_forge(
+        auth_token=sender.credentials["auth_token"], public_base_url=PUBLIC_BASE_URL, params=params
     )
-    response = httpx.post(
-        base_url + path,
-        content=urlencode(params),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
-        timeout=10,
-    )
+    response = httpx.post(base_url + webhook.path, content=webhook.body, headers=webhook.headers, timeout=10)
     assert response.status_code == 200, response.text
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import engine, texts
+from bot import engine
 from bot import session as bot_session
 from bot.parsing import clean, fit, keyword, normalize, parse_number
 from bot.types import (
@@ -35,6 +35,7 @@ from providers.content import (
     InboundMessage,
     OutboundContent,
 )
+from sufrahbot import texts
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -12,10 +12,10 @@ from conversations.management.commands.simulate import Command, _Chat
 from conversations.models import Message
 from conversations.services.inbound import conversation_open
 from conversations.services.outbound import message_send
-from orders import messages
 from orders.models import OrderStatus, Rating
 from orders.services import order_transition, rating_prompts_send_due
 from providers.content import OutboundContent
+from sufrahbot import texts
 from tests.conversations.factories import TwilioCustomer
 from tests.factories import ConsoleSenderFactory
 from tests.orders.factories import placed_order
@@ -45,10 +45,10 @@ def test_a_rating_prompt_can_be_answered_while_the_conversation_is_with_staff(cl
 
 @pytest.mark.parametrize("language", ["ar", "en"])
 def test_a_pickup_order_is_asked_about_as_collected_not_delivered(language):
-    pickup = messages.rating_prompt_text(
+    pickup = texts.rating_prompt_text(
         language=language, number=1001, restaurant_name="R", reminder=False, fulfilment="pickup"
     )
-    delivery = messages.rating_prompt_text(
+    delivery = texts.rating_prompt_text(
         language=language, number=1001, restaurant_name="R", reminder=False, fulfilment="delivery"
     )
 

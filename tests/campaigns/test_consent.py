@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import MarketingConsent
-from campaigns.texts import OPT_OUT_PAYLOAD, text
 from conversations.models import Conversation, Message
 from orders.services import order_transition
+from sufrahbot.reply_ids import MARKETING_OPT_OUT
+from sufrahbot.texts import t as text
 from tests.conftest import signed_post, twilio_inbound_params
 from tests.orders.factories import customer_conversation, order_in
 
@@ -40,7 +41,7 @@ def test_stop_withdraws_consent_and_confirms_it(client, fake_twilio, sender, wor
 def test_the_opt_out_button_payload_withdraws(client, fake_twilio, sender):
     [conversation] = customers(sender, 1, language="en")
 
-    _say(client, conversation, "Stop promotions", ButtonPayload=OPT_OUT_PAYLOAD, ButtonText="Stop promotions")
+    _say(client, conversation, "Stop promotions", ButtonPayload=MARKETING_OPT_OUT, ButtonText="Stop promotions")
 
     assert MarketingConsent.objects.get(conversation=conversation).source == "button"
     assert not MarketingConsent.objects.get(conversation=conversation).opted_in

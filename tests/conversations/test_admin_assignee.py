@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conversations.models import Conversation
+from restaurants.models import AuditEntry
 from tests.factories import ConversationFactory, StaffMembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +48,15 @@ def test_assignee_choices_are_the_restaurants_active_staff_and_another_restauran
     assert saved.status_code == 302
     conversation.refresh_from_db()
     assert (conversation.assignee, conversation.status) == (own, "resolved")
+
+
+def test_a_name_corrected_in_the_admin_goes_through_the_service_audited(admin_client):
+    conversation = ConversationFactory(customer_name="Laila")
+    url = f"/admin/conversations/conversation/{conversation.pk}/change/"
+
+    saved = admin_client.post(url, _form(conversation, customer_name="Layla"))
+
+    assert saved.status_code == 302
+    assert Conversation.objects.get(pk=conversation.pk).customer_name == "Layla"
+    [entry] = AuditEntry.objects.filter(restaurant=conversation.restaurant, action="conversation.changed")
+    assert entry.changes["customer_name"] == {"before": "Laila", "after": "Layla"}

@@ -117,7 +117,8 @@ def test_a_whole_order_in_arabic_with_arabic_indic_digits_and_pickup(client, fak
     assert "الإجمالي: 48.00 ر.س" in summary.body and "رسوم التوصيل" not in summary.body
     placed = only(customer.says("نعم"))
     order = Order.objects.get(restaurant=restaurant)
-    assert f"#{order.number}" in placed.body and "تم استلام طلبك" in placed.body
+    assert f"تم تأكيد طلبك رقم #{order.number}" in placed.body and "(استلام من المطعم)" in placed.body
+    assert "48.00 ر.س" in placed.body
     assert (order.fulfilment, order.total, order.language) == ("pickup", Decimal("48.00"), "ar")
 
     for status in (OrderStatus.PREPARING, OrderStatus.DELIVERED):
@@ -161,7 +162,7 @@ def test_a_restart_mid_order_continues_the_cart_in_a_new_process(client, fake_tw
     assert "2 × Shish Tawook — 64.00 SAR" in done.stdout
     order = Order.objects.get(conversation=customer.conversation)
     assert (order.fulfilment, order.total) == ("pickup", Decimal("64.00"))
-    assert f"Your order #{order.number} is placed" in done.stdout
+    assert f"Your order #{order.number} from {customer.conversation.restaurant.name_en} is confirmed" in done.stdout
 
 
 def test_a_stale_session_restarts_with_a_friendly_word_and_an_empty_cart(client, fake_twilio):

@@ -52,7 +52,8 @@ def test_a_scripted_chat_on_the_demo_restaurant_prints_numbered_options_and_plac
     assert "1. Grills\n     2. Mains\n     3. Drinks" in output
     assert "2 × Shish Tawook — 64.00 SAR" in output and "Total: 74.00 SAR" in output
     order = Order.objects.get()
-    assert f"bot> ✅ Your order #{order.number} is placed. Total: 74.00 SAR." in output
+    confirmed = f"bot> ✅ Your order #{order.number} from Sufrah Kitchen is confirmed (delivery). Total: 74.00 SAR."
+    assert confirmed in output
     assert order.conversation.customer_phone == "+966501112233"
     assert (order.latitude, order.longitude, order.address) == (24.7136, 46.6753, "Olaya St")
     # Each line was a real, signed, stored and processed webhook (comments and blank lines are not sent).
@@ -109,7 +110,7 @@ def test_with_a_real_worker_the_simulator_waits_for_the_asynchronous_replies(tmp
         output = simulate(tmp_path, ORDER_SCRIPT)
 
     assert "1. Order\n     2. My orders\n     3. Help" in output
-    assert f"Your order #{Order.objects.get().number} is placed" in output
+    assert f"Your order #{Order.objects.get().number} from Sufrah Kitchen is confirmed" in output
     assert "no answer yet" not in output
 
 
@@ -136,4 +137,4 @@ def test_on_the_embedded_default_without_postgres_or_redis(tmp_path):
     output = manage("simulate", "--restaurant", DEMO_SLUG, stdin=ORDER_SCRIPT)
 
     assert "1. Order\n     2. My orders\n     3. Help" in output
-    assert "bot> ✅ Your order #1001 is placed. Total: 74.00 SAR." in output
+    assert "bot> ✅ Your order #1001 from Sufrah Kitchen is confirmed (delivery). Total: 74.00 SAR." in output

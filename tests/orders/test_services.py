@@ -83,7 +83,10 @@ def test_placing_snapshots_the_menu_computes_totals_and_confirms_in_the_customer
         ("Juice", "عصير", Decimal("12.50"), 1, Decimal("12.50")),
     ]
     assert [(e.from_status, e.to_status) for e in order.events.all()] == [("", "DRAFT"), ("DRAFT", "CONFIRMED")]
-    assert sent_bodies(fake_twilio) == ["تم تأكيد طلبك رقم #1001 من مطبخ سفرة (توصيل). الإجمالي: 72.50 SAR. شكراً لك!"]
+    # The one "order confirmed" text, money as Arabic reads it (the bot's own screens say ر.س too).
+    assert sent_bodies(fake_twilio) == [
+        "✅ تم تأكيد طلبك رقم #1001 من مطبخ سفرة (توصيل). الإجمالي: 72.50 ر.س.\nسنبلغك بكل تحديث. شكراً لك!"
+    ]
 
     # The order keeps what the customer was shown, whatever happens to the menu afterwards.
     shawarma.name_en, shawarma.price = "Big shawarma", "30.00"
@@ -113,7 +116,8 @@ def test_pickup_orders_pay_no_delivery_fee_and_need_no_address(fake_twilio):
 
     assert (order.subtotal, order.delivery_fee, order.total) == (Decimal("60.00"), Decimal("0.00"), Decimal("60.00"))
     assert sent_bodies(fake_twilio) == [
-        "Your order #1001 from Sufrah Kitchen is confirmed (pickup). Total: 60.00 SAR. Thank you!"
+        "✅ Your order #1001 from Sufrah Kitchen is confirmed (pickup). Total: 60.00 SAR.\n"
+        "We'll keep you posted. Thank you!"
     ]
 
 

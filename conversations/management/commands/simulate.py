@@ -11,9 +11,8 @@ import logging
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlparse
 
 import httpx
 from django.conf import settings
@@ -203,9 +202,9 @@ class _Chat:
         self.option_kind = ""
         self.path = reverse("webhooks:inbound", kwargs={"provider": "twilio"})
         self.server = server.rstrip("/") if server else None
-        base = self.server or settings.PUBLIC_BASE_URL or "http://testserver"
-        self.url = base + self.path
-        parsed = urlparse(base)
+        self.base = self.server or settings.PUBLIC_BASE_URL or "http://testserver"
+        self.url = self.base + self.path
+        parsed = urlparse(self.base)
         self.client = Client(HTTP_HOST=parsed.netloc or "testserver", secure=parsed.scheme == "https")
 
     def params_for_text(self, line: str) -> dict[str, str]:
@@ -219,41 +218,29 @@ class _Chat:
         return self.params(line)
 
     def params(self, body: str, **extra: str) -> dict[str, str]:
-        params = {
-            "MessageSid": "SM" + uuid.uuid4().hex,
-            "AccountSid": self.sender.credentials.get("account_sid") or "AC" + "0" * 32,
-            "From": f"whatsapp:{self.phone}",
-            "To": f"whatsapp:{self.sender.phone_number}",
-            "Body": body,
-            "NumMedia": "0",
-            "ProfileName": self.name,
-            "WaId": self.phone.lstrip("+"),
-        }
-        params.update(extra)
-        return params
+        return twilio.inbound_text_params(
+            account_sid=self.sender.credentials.get("account_sid") or "AC" + "0" * 32,
+            to_number=self.sender.phone_number,
+            from_number=self.phone,
+            body=body,
+            profile_name=self.name,
+            **extra,
+        )
 
     def post(self, params: dict[str, str]) -> bool:
         """POST one signed webhook; True once the message was stored and answered (the bot's step clears its
         awaiting_bot flag in the transaction that stores the replies), False if it was still waiting for a
         worker after --wait seconds."""
-        signature = twilio.sign(auth_token=self.sender.credentials["auth_token"], url=self.url, params=params)
+        webhook = twilio.webhook_forge(
+            auth_token=self.sender.credentials["auth_token"], public_base_url=self.base, params=params, path=self.path
+        )
         if self.server:
             try:
-                response = httpx.post(
-                    self.url,
-                    content=urlencode(params),
-                    headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
-                    timeout=self.wait,
-                )
+                response = httpx.post(self.url, content=webhook.body, headers=webhook.headers, timeout=self.wait)
             except httpx.HTTPError as exc:
                 raise CommandError(f"Could not reach {self.server}: {exc}") from None
         else:
-            response = self.client.post(
-                self.path,
-                data=urlencode(params),
-                content_type="application/x-www-form-urlencoded",
-                HTTP_X_TWILIO_SIGNATURE=signature,
-            )
+            response = self.client.post(webhook.path, **webhook.test_client_kwargs())
         if response.status_code != 200:
             raise CommandError(f"The webhook answered {response.status_code}: {response.content[:500]!r}")
         deadline = time.monotonic() + self.wait
