@@ -17,7 +17,7 @@ from sufrahbot.errors import ConflictError, error_responses
 from sufrahbot.pagination import CursorPage, OldestFirstPage, paginated_response
 
 from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffRole
-from .permissions import IsPlatformAdmin, RestaurantScopedView
+from .permissions import ApiKeyScope, IsPlatformAdmin, RestaurantScopedView
 from .services import (
     InUse,
     menu_category_create,
@@ -151,6 +151,7 @@ class MenuOrderPage(CursorPage):
 
 
 class MenuApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     @extend_schema(
         operation_id="menu_retrieve",
         summary="The whole menu: categories with their items, inactive and unavailable ones included",
@@ -168,6 +169,7 @@ class MenuApi(RestaurantScopedView):
 
 
 class MenuCategoryListApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     write_role = StaffRole.ADMIN
     pagination_class = MenuOrderPage
 
@@ -198,6 +200,7 @@ class MenuCategoryListApi(RestaurantScopedView):
 
 
 class MenuCategoryDetailApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     write_role = StaffRole.ADMIN
 
     @extend_schema(
@@ -234,6 +237,7 @@ class MenuCategoryDetailApi(RestaurantScopedView):
 
 
 class MenuItemListApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     write_role = StaffRole.ADMIN
     pagination_class = MenuOrderPage
 
@@ -270,6 +274,7 @@ class MenuItemListApi(RestaurantScopedView):
 
 
 class MenuItemDetailApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     write_role = StaffRole.ADMIN
 
     @extend_schema(
