@@ -18,6 +18,7 @@ from integrations.catalogue import (
     example_envelope,
     websocket_schema,
 )
+from integrations.catalogue_doc import DOC_PATH, catalogue_markdown, doc_section
 from integrations.openapi import setting_name
 from sufrahbot.events import EVENT_TYPES, publish
 from tests.factories import RestaurantFactory
@@ -68,3 +69,10 @@ def test_the_openapi_document_shows_every_webhook_with_schema_and_example(client
         assert body["schema"] == json.loads(json.dumps(envelope_schema(kind)))
         assert body["example"]["type"] == kind.type
     assert "apiKeyAuth" in schema["components"]["securitySchemes"]
+
+
+def test_docs_events_md_holds_the_catalogue_as_generated():
+    text = DOC_PATH.read_text()
+    assert doc_section(text) == catalogue_markdown(), "docs/events.md is stale: run ./dev manage events_doc"
+    for kind in CATALOGUE:
+        assert text.count(f"\n### {kind.type}\n") == 1
