@@ -41,5 +41,5 @@ class ApiKeyAuthentication(BaseAuthentication):
         )
         return api_key.user, credential
 
-    def authenticate_header(self, request: Request) -> str:  # noqa: ARG002 - a 401, not a 403, without credentials
+    def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

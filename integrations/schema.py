@@ -7,7 +7,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "integrations.authentication.ApiKeyAuthentication"
     name = "apiKeyAuth"
 
-    def get_security_definition(self, auto_schema):  # noqa: ARG002
+    def get_security_definition(self, auto_schema):
         return {
             "type": "http",
             "scheme": "bearer",

@@ -33,7 +33,7 @@ USER_AGENT = "Sufrah-Webhooks/1"
 def retry_delay(attempts: int) -> float:
     """Seconds before the attempt after `attempts` failed ones: base·2^(n-1), capped, ±20% jitter."""
     base = settings.WEBHOOK_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
-    return min(settings.WEBHOOK_RETRY_MAX_SECONDS, base) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+    return min(settings.WEBHOOK_RETRY_MAX_SECONDS, base) * random.uniform(0.8, 1.2)  # jitter, not crypto
 
 
 def signing_secrets(subscription: WebhookSubscription, *, now: datetime) -> list[str]:

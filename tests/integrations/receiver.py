@@ -42,7 +42,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-            def do_POST(self):  # noqa: N802 - http.server's name
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._lock:
                     receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))

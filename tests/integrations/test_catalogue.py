@@ -76,3 +76,16 @@ def test_docs_events_md_holds_the_catalogue_as_generated():
     assert doc_section(text) == catalogue_markdown(), "docs/events.md is stale: run ./dev manage events_doc"
     for kind in CATALOGUE:
         assert text.count(f"\n### {kind.type}\n") == 1
+
+
+@pytest.mark.parametrize("kind", CATALOGUE, ids=[k.type for k in CATALOGUE])
+def test_the_subject_names_the_conversation_or_order_the_event_is_about(kind):
+    subject = kind.subject_of(kind.example_data())
+    expected = {
+        "message": f"conversation:{kind.example.get('conversation_id')}",
+        "conversation": f"conversation:{kind.example['id']}",
+        "order": f"order:{kind.example['id']}",
+        "rating": f"order:{kind.example.get('order_id')}",
+        "menu": "menu",
+    }.get(kind.key, f"{kind.subject}:{kind.example.get('id')}")
+    assert subject == expected
