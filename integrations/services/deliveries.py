@@ -14,6 +14,7 @@ from sufrahbot.enqueue import delay_or_log
 
 from ..catalogue import BY_TYPE, ENVELOPE_VERSION
 from ..models import DeliveryStatus, EventSequence, WebhookDelivery, WebhookSubscription
+from ..registry import restaurant_may_have_subscriptions
 from ..tasks import deliver_webhook
 from .sending import ENQUEUED_LEASE
 
@@ -48,7 +49,10 @@ def envelope_build(*, restaurant_id: int, event: dict[str, Any], sequence: int, 
 
 def deliveries_record(restaurant_id: int, event: dict[str, Any]) -> list[WebhookDelivery]:
     """The event sink (settings.SUFRAH_EVENT_SINKS): one delivery row per active subscription that wants the
-    event, in the caller's transaction; their tasks are queued once it commits."""
+    event, in the caller's transaction; their tasks are queued once it commits. A restaurant without any
+    subscription (most of them, most of the time) costs one Redis lookup and no SQL."""
+    if not restaurant_may_have_subscriptions(restaurant_id):
+        return []
     wanted = [
         subscription
         for subscription in WebhookSubscription.objects.filter(restaurant_id=restaurant_id, active=True).only(

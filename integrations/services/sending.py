@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from ..models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from ..outbound import PostOutcome, webhook_post
+from ..registry import registry_rebuild
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ def _subscription_failure(subscription_id: int, *, error: str) -> None:
             f"Disabled after {locked.consecutive_failures} deliveries in a row failed for good (last: {error})"[:300]
         )
         fields += ["active", "disabled_at", "disabled_reason"]
+        transaction.on_commit(registry_rebuild)
         logger.warning(
             "webhook subscription disabled",
             extra={"subscription_id": subscription_id, "reason": locked.disabled_reason},

@@ -18,6 +18,7 @@ from restaurants.models import Restaurant
 from sufrahbot.events import EVENT_TYPES
 
 from ..models import WebhookSubscription
+from ..registry import registry_add, registry_rebuild
 
 SECRET_PREFIX = "whsec_"
 MAX_SUBSCRIPTIONS_PER_RESTAURANT = 20
@@ -76,6 +77,7 @@ def subscription_create(
             target=subscription,
             changes=audit_changes({}, {"url": subscription.url, "events": subscription.events}),
         )
+        registry_add(restaurant.pk)  # at once: its first event may be in this very transaction
     return SubscriptionWithSecret(subscription, secret)
 
 
@@ -108,6 +110,10 @@ def subscription_update(*, subscription: WebhookSubscription, data: dict, by=Non
             target=subscription,
             changes=audit_changes(before, after),
         )
+        if subscription.active:
+            registry_add(subscription.restaurant_id)
+        else:
+            transaction.on_commit(registry_rebuild)
     return subscription
 
 
@@ -143,3 +149,4 @@ def subscription_delete(*, subscription: WebhookSubscription, by=None) -> None:
             target=subscription,
         )
         subscription.delete()
+        transaction.on_commit(registry_rebuild)
