@@ -124,9 +124,11 @@ def _check(campaign: Campaign) -> None:
 def campaign_create(*, restaurant: Restaurant, by=None, data: dict[str, Any]) -> Campaign:
     campaign = Campaign(restaurant=restaurant, created_by=by, **data)
     if campaign.sender_id is None:
-        campaign.sender = Sender.objects.filter(restaurant=restaurant, active=True).order_by("id").first()
-        if campaign.sender is None:
+        # Read into a local first: a required foreign key set to None raises on access instead of being None.
+        sender = Sender.objects.filter(restaurant=restaurant, active=True).order_by("id").first()
+        if sender is None:
             raise ValidationError({"sender": ["The restaurant has no active sender."]})
+        campaign.sender = sender
     _check(campaign)
     campaign.save()
     return campaign

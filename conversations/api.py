@@ -10,7 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from restaurants.permissions import RestaurantScopedView
+from restaurants.permissions import ApiKeyScope, RestaurantScopedView
 from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
 
@@ -210,6 +210,7 @@ def _conversation_or_404(*, restaurant, conversation_id: int) -> Conversation:
 
 
 class ConversationListApi(RestaurantScopedView):
+    key_read_scopes = frozenset({ApiKeyScope.MESSAGES_SEND})
     pagination_class = ConversationPage
 
     class FilterSerializer(serializers.Serializer):
@@ -284,6 +285,7 @@ class ConversationUpdateInputSerializer(serializers.Serializer):
 
 
 class ConversationDetailApi(RestaurantScopedView):
+    key_read_scopes = frozenset({ApiKeyScope.MESSAGES_SEND})
     @extend_schema(
         operation_id="conversations_retrieve",
         summary="One conversation",
@@ -314,6 +316,7 @@ class MessageCreateInputSerializer(serializers.Serializer):
 
 
 class ConversationMessagesApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MESSAGES_SEND})
     pagination_class = MessagePage
 
     @extend_schema(

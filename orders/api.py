@@ -7,7 +7,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from restaurants.permissions import RestaurantScopedView
+from restaurants.permissions import ORDER_READERS, ApiKeyScope, RestaurantScopedView
 from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
 
@@ -100,6 +100,7 @@ def _order_or_404(*, restaurant, order_id: int) -> Order:
 
 
 class OrderListApi(RestaurantScopedView):
+    key_read_scopes = ORDER_READERS
     pagination_class = OrderPage
 
     class FilterSerializer(serializers.Serializer):
@@ -132,6 +133,7 @@ class OrderListApi(RestaurantScopedView):
 
 
 class OrderDetailApi(RestaurantScopedView):
+    key_read_scopes = ORDER_READERS
     @extend_schema(
         operation_id="orders_retrieve",
         summary="One order with its items, status history and rating",
@@ -151,6 +153,7 @@ class OrderTransitionInputSerializer(serializers.Serializer):
 
 
 class OrderTransitionApi(RestaurantScopedView):
+    key_write_scopes = frozenset({ApiKeyScope.ORDERS_WRITE})
     @extend_schema(
         operation_id="orders_transition",
         summary="Move an order to another status",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Order, OrderItem
+from .models import Order, OrderItem, Rating
 
 
 def order_item_data(item: OrderItem) -> dict[str, Any]:
@@ -16,6 +16,16 @@ def order_item_data(item: OrderItem) -> dict[str, Any]:
         "unit_price": str(item.unit_price),
         "quantity": item.quantity,
         "line_total": str(item.line_total),
+    }
+
+
+def rating_event_data(rating: Rating) -> dict[str, Any]:
+    return {
+        "id": rating.pk,
+        "order_id": rating.order_id,
+        "stars": rating.stars,
+        "comment": rating.comment,
+        "created_at": rating.created_at.isoformat(),
     }
 
 

@@ -24,7 +24,7 @@ from templates.models import MessageTemplate, TemplatePurpose
 from templates.selectors import template_for_purpose
 from templates.services import TemplateNotSendable, template_send
 
-from .events import order_event_data
+from .events import order_event_data, rating_event_data
 from .models import (
     FIRST_ORDER_NUMBER,
     Fulfilment,
@@ -358,6 +358,10 @@ def rating_record(*, order: Order, stars: int, comment: str = "") -> Rating:
         locked = order_transition(order=locked, to_status=OrderStatus.RATED, note=f"{stars} stars")
         RatingPrompt.objects.filter(order=locked, status=RatingPrompt.Status.PENDING).update(
             status=RatingPrompt.Status.DONE
+        )
+        publish(
+            locked.restaurant_id,
+            {"type": "rating.received", "rating": rating_event_data(rating), "order": order_event_data(locked)},
         )
         restaurant = locked.restaurant
         language = _customer_language(locked)

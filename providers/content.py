@@ -299,6 +299,11 @@ class MalformedWebhook(ValueError):
     """A provider request that cannot be understood (any provider); the message says what is wrong."""
 
 
+# Provider error codes that mean "these credentials are refused": Twilio 20003 (authenticate), Meta 190
+# (access token invalid or expired), and a bare HTTP 401.
+CREDENTIALS_REFUSED_CODES = frozenset({"20003", "190", "401"})
+
+
 class SendError(Exception):
     """A provider refused or could not take a message. `retryable` says whether trying later may help."""
 

@@ -37,6 +37,13 @@ _ADMIN: dict[str, dict[str, tuple[str, ...]]] = {
         "auditentry": VIEW,
     },
     "message_templates": {ANY_MODEL: ALL},
+    # Outgoing webhooks and API keys (the integrations app): secrets are shown once, by the services' pages.
+    "integrations": {
+        "webhooksubscription": ALL,
+        "webhookdelivery": VIEW,
+        "webhookattempt": VIEW,
+        "apikey": ("view", "add", "change"),
+    },
 }
 ROLE_GRANTS = {StaffRole.AGENT: _AGENT, StaffRole.ADMIN: _ADMIN}
 

@@ -17,7 +17,7 @@ from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, OldestFirstPage, paginated_response
 
 from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffRole
-from .permissions import IsPlatformAdmin, RestaurantScopedView
+from .permissions import ApiKeyScope, IsPlatformAdmin, RestaurantScopedView
 from .services import (
     menu_category_create,
     menu_category_delete,
@@ -150,6 +150,7 @@ class MenuOrderPage(CursorPage):
 
 
 class MenuApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     @extend_schema(
         operation_id="menu_retrieve",
         summary="The whole menu: categories with their items, inactive and unavailable ones included",
@@ -167,6 +168,7 @@ class MenuApi(RestaurantScopedView):
 
 
 class MenuCategoryListApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     write_role = StaffRole.ADMIN
     pagination_class = MenuOrderPage
 
@@ -197,6 +199,7 @@ class MenuCategoryListApi(RestaurantScopedView):
 
 
 class MenuCategoryDetailApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     write_role = StaffRole.ADMIN
 
     @extend_schema(
@@ -233,6 +236,7 @@ class MenuCategoryDetailApi(RestaurantScopedView):
 
 
 class MenuItemListApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     write_role = StaffRole.ADMIN
     pagination_class = MenuOrderPage
 
@@ -269,6 +273,7 @@ class MenuItemListApi(RestaurantScopedView):
 
 
 class MenuItemDetailApi(RestaurantScopedView):
+    key_read_scopes = key_write_scopes = frozenset({ApiKeyScope.MENU_MANAGE})
     write_role = StaffRole.ADMIN
 
     @extend_schema(

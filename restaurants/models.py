@@ -73,6 +73,10 @@ class Sender(models.Model):
         help_text="Meta's messaging tier: business-initiated conversations with unique customers per 24 hours.",
     )
     active = models.BooleanField(default=True)
+    # Set when the provider refuses the credentials (a send fails with Twilio 20003 / Meta 190 / HTTP 401),
+    # cleared by the next accepted send: sender.disconnected / sender.connected are announced on the change.
+    credentials_refused_since = models.DateTimeField(null=True, blank=True, editable=False)
+    credentials_refused_code = models.CharField(max_length=32, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
+from django.utils import timezone
 
 from providers.phone import InvalidPhoneNumber, normalize_e164
 from providers.registry import UnknownProvider, provider_for
 from sufrahbot.errors import InUse
+from sufrahbot.events import publish
 
 from .audit import audit_changes, audit_record
 from .models import MenuCategory, MenuItem, Restaurant, Sender
@@ -90,8 +94,27 @@ def _snapshot(instance, fields) -> dict:
     return {field: getattr(instance, field) for field in fields}
 
 
+def menu_event_data(instance: MenuCategory | MenuItem, *, action: str) -> dict:
+    """The `menu` object of a menu.updated event: what changed, and its main fields."""
+    is_item = isinstance(instance, MenuItem)
+    return {
+        "object": "item" if is_item else "category",
+        "action": action,
+        "id": instance.pk,
+        "category_id": instance.category_id if is_item else instance.pk,
+        "name_ar": instance.name_ar,
+        "name_en": instance.name_en,
+        "price": f"{Decimal(str(instance.price)):.2f}" if is_item else None,
+        "available": instance.available if is_item else instance.active,
+    }
+
+
+def _menu_announce(instance: MenuCategory | MenuItem, *, action: str) -> None:
+    publish(instance.restaurant_id, {"type": "menu.updated", "menu": menu_event_data(instance, action=action)})
+
+
 def _audited_save(instance, *, by, action: str, fields, before: dict | None = None, source: str = ""):
-    """Save (validated) and record who changed which fields, in one transaction."""
+    """Save (validated), record who changed which fields and announce menu.updated, in one transaction."""
     with transaction.atomic():
         _save_validated(instance)
         after = _snapshot(instance, fields)
@@ -103,6 +126,7 @@ def _audited_save(instance, *, by, action: str, fields, before: dict | None = No
             changes=audit_changes(before or {}, after),
             source=source,
         )
+        _menu_announce(instance, action="created" if action.endswith(".created") else "changed")
     return instance
 
 
@@ -146,6 +170,7 @@ def menu_category_delete(*, category: MenuCategory, by=None, source: str = "") -
             target=category,
             source=source,
         )
+        _menu_announce(category, action="deleted")
         category.delete()
 
 
@@ -216,7 +241,46 @@ def menu_item_delete(*, item: MenuItem, by=None, source: str = "") -> None:
         audit_record(
             restaurant_id=item.restaurant_id, actor=by, action="menuitem.deleted", target=item, source=source
         )
+        _menu_announce(item, action="deleted")
         item.delete()
+
+
+def sender_event_data(sender: Sender, *, since) -> dict:
+    return {
+        "id": sender.pk,
+        "phone_number": sender.phone_number,
+        "provider": sender.provider,
+        "error_code": sender.credentials_refused_code,
+        "since": since.isoformat(),
+    }
+
+
+def sender_credentials_refused(*, sender: Sender, error_code: str) -> bool:
+    """The provider refused this sender's credentials: the first refusal after working ones announces
+    sender.disconnected (one conditional UPDATE, so two failing workers announce it once)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Sender.objects.filter(pk=sender.pk, credentials_refused_since__isnull=True).update(
+            credentials_refused_since=now, credentials_refused_code=error_code[:32]
+        )
+        sender.credentials_refused_since, sender.credentials_refused_code = now, error_code[:32]
+        if changed:
+            event = {"type": "sender.disconnected", "sender": sender_event_data(sender, since=now)}
+            publish(sender.restaurant_id, event)
+    return bool(changed)
+
+
+def sender_credentials_accepted(*, sender: Sender) -> bool:
+    """A send went through for a sender whose credentials had been refused: sender.connected, once."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Sender.objects.filter(pk=sender.pk, credentials_refused_since__isnull=False).update(
+            credentials_refused_since=None, credentials_refused_code=""
+        )
+        sender.credentials_refused_since, sender.credentials_refused_code = None, ""
+        if changed:
+            publish(sender.restaurant_id, {"type": "sender.connected", "sender": sender_event_data(sender, since=now)})
+    return bool(changed)
 
 
 SENDER_AUDIT_FIELDS = ("phone_number", "provider", "messages_per_minute", "active")

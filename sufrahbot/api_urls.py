@@ -5,6 +5,7 @@ from django.urls import include, path
 from backoffice import api as backoffice_api
 from campaigns import api as campaigns_api
 from conversations import api as conversations_api
+from integrations import api as integrations_api
 from orders import api as orders_api
 from restaurants import api as restaurants_api
 from restaurants import auth
@@ -52,6 +53,39 @@ restaurant_urlpatterns = [
     ),
     path("menu/items/", restaurants_api.MenuItemListApi.as_view(), name="menu-items"),
     path("menu/items/<int:item_id>/", restaurants_api.MenuItemDetailApi.as_view(), name="menu-item"),
+    path("webhook-subscriptions/", integrations_api.SubscriptionListApi.as_view(), name="webhook-subscriptions"),
+    path(
+        "webhook-subscriptions/<int:subscription_id>/",
+        integrations_api.SubscriptionDetailApi.as_view(),
+        name="webhook-subscription",
+    ),
+    path(
+        "webhook-subscriptions/<int:subscription_id>/rotate-secret/",
+        integrations_api.SubscriptionRotateSecretApi.as_view(),
+        name="webhook-subscription-rotate-secret",
+    ),
+    path(
+        "webhook-subscriptions/<int:subscription_id>/redeliver/",
+        integrations_api.SubscriptionRedeliverApi.as_view(),
+        name="webhook-subscription-redeliver",
+    ),
+    path(
+        "webhook-subscriptions/<int:subscription_id>/deliveries/",
+        integrations_api.DeliveryListApi.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhook-subscriptions/<int:subscription_id>/deliveries/<int:delivery_id>/",
+        integrations_api.DeliveryDetailApi.as_view(),
+        name="webhook-delivery",
+    ),
+    path(
+        "webhook-subscriptions/<int:subscription_id>/deliveries/<int:delivery_id>/redeliver/",
+        integrations_api.DeliveryRedeliverApi.as_view(),
+        name="webhook-delivery-redeliver",
+    ),
+    path("api-keys/", integrations_api.ApiKeyListApi.as_view(), name="api-keys"),
+    path("api-keys/<int:key_id>/", integrations_api.ApiKeyDetailApi.as_view(), name="api-key"),
 ]
 
 urlpatterns = [

@@ -5,6 +5,9 @@ from web processes and Celery workers alike. The events one transaction publishe
 group_send per group, in the order they were published ({"type": "events.push", "events": [...]}, or the
 single-event "event.push" when there is one), so a message and its conversation update cost one Redis round
 trip instead of several blocking ones.
+Before that, inside the caller's transaction, every sink named in settings.SUFRAH_EVENT_SINKS gets the event
+(the outgoing webhooks write their delivery rows there, so an event of a rolled-back change leaves no
+delivery); this module imports no app, the sinks are found by name.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +40,23 @@ EVENT_TYPES = {
     "delivery.started",
     "delivery.completed",
     "campaign.progress",
+    "rating.received",
+    "menu.updated",
+    "sender.connected",
+    "sender.disconnected",
 }
+
+EventSink = Callable[[int, dict[str, Any]], None]
+_sinks_loaded: tuple[tuple[str, ...], list[EventSink]] = ((), [])
+
+
+def event_sinks() -> list[EventSink]:
+    """The callables of settings.SUFRAH_EVENT_SINKS, imported once (again if the setting changes, as in tests)."""
+    global _sinks_loaded
+    names = tuple(getattr(settings, "SUFRAH_EVENT_SINKS", ()))
+    if names != _sinks_loaded[0]:
+        _sinks_loaded = (names, [import_string(name) for name in names])
+    return _sinks_loaded[1]
 
 
 def restaurant_group(restaurant_id: int) -> str:
@@ -65,6 +86,9 @@ def publish(restaurant_id: int, event: dict[str, Any]) -> None:
         raise ValueError(f"unknown event type {event.get('type')!r}")
     # Round-trip through JSON now so a non-serialisable payload fails at the call site, not in a consumer.
     payload = json.loads(json.dumps({**event, "restaurant_id": int(restaurant_id)}, cls=DjangoJSONEncoder))
+    # In the caller's transaction: what a sink writes commits or rolls back with the change itself.
+    for sink in event_sinks():
+        sink(int(restaurant_id), payload)
     _after_commit(restaurant_group(restaurant_id), {"type": "event.push", "event": payload})
 
 

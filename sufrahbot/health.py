@@ -20,15 +20,14 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from conversations.models import Message, MessageStatus
+from providers.content import CREDENTIALS_REFUSED_CODES
 from sufrahbot.heartbeat import queue_depths, redis_client, workers_alive
 from webhooks.models import WebhookEvent
 from webhooks.spool import webhook_spool_depth
 
 logger = logging.getLogger(__name__)
 STARTED_AT = time.time()
-# Provider error codes that mean "these credentials are refused": Twilio 20003 (authenticate), Meta 190
-# (access token invalid or expired), and a bare HTTP 401.
-AUTH_ERROR_CODES = ("20003", "190", "401")
+AUTH_ERROR_CODES = tuple(sorted(CREDENTIALS_REFUSED_CODES))
 FAILING_CREDENTIALS_WINDOW = timedelta(hours=1)
 
 

@@ -8,8 +8,9 @@ import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from sufrahbot.errors import error_body
 from sufrahbot.logging import log_context
 
 access_logger = logging.getLogger("sufrahbot.access")
@@ -46,3 +47,21 @@ class RequestLogMiddleware:
                 },
             )
         return response
+
+
+class ContentLengthMiddleware:
+    """A Content-Length that is not a non-negative integer is a 400 with the error body (RFC 9110 §8.6).
+
+    django-prometheus's middleware does `int()` on the header and answered such a request with a 500;
+    this sits in front of it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        value = request.headers.get("content-length")
+        if value is not None and not value.strip().isdigit():
+            return JsonResponse(
+                error_body("bad_request", "Content-Length must be a non-negative integer."), status=400
+            )
+        return self.get_response(request)

@@ -3,6 +3,7 @@
     web        uvicorn, WEB_PROCESSES processes × WEB_THREADS HTTP threads, websockets on the same port
     inbound    Celery worker on queues inbound, default, scheduled (INBOUND_CONCURRENCY processes)
     outbound   Celery worker on queue outbound (OUTBOUND_CONCURRENCY processes)
+    webhooks   Celery worker on queue webhooks_out: outgoing webhook deliveries (WEBHOOKS_CONCURRENCY processes)
     beat       Celery beat (one per deployment)
 
 The supervisor restarts a child that dies (with a growing delay), and on SIGTERM/SIGINT stops every child
@@ -62,7 +63,11 @@ def web_command(*, host: str, port: int, python: str = sys.executable) -> list[s
 
 
 def worker_command(pool: str, *, python: str = sys.executable) -> list[str]:
-    concurrency = settings.INBOUND_CONCURRENCY if pool == "inbound" else settings.OUTBOUND_CONCURRENCY
+    concurrency = {
+        "inbound": settings.INBOUND_CONCURRENCY,
+        "outbound": settings.OUTBOUND_CONCURRENCY,
+        "webhooks": settings.WEBHOOKS_CONCURRENCY,
+    }[pool]
     return [
         python,
         "-m",
@@ -88,7 +93,7 @@ def beat_command(*, python: str = sys.executable) -> list[str]:
     return [python, "-m", "celery", "-A", "sufrahbot", "--quiet", "beat", "-l", settings.LOG_LEVEL]
 
 
-PROCESS_NAMES = ("web", "worker-inbound", "worker-outbound", "beat")
+PROCESS_NAMES = ("web", "worker-inbound", "worker-outbound", "worker-webhooks", "beat")
 
 
 def process_command(name: str, *, host: str, port: int) -> list[str]:

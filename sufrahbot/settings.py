@@ -83,10 +83,12 @@ INSTALLED_APPS = [
     "orders",
     "templates.apps.TemplatesConfig",
     "campaigns",
+    "integrations",
 ]
 
 MIDDLEWARE = [
     "sufrahbot.middleware.RequestLogMiddleware",
+    "sufrahbot.middleware.ContentLengthMiddleware",  # ahead of django-prometheus, which 500s on a bad one
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -141,6 +143,8 @@ WEB_MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", "1000"))
 # sends never hold up inbound messages.
 INBOUND_CONCURRENCY = int(os.environ.get("INBOUND_CONCURRENCY", "2"))
 OUTBOUND_CONCURRENCY = int(os.environ.get("OUTBOUND_CONCURRENCY", "2"))
+# Outgoing webhook deliveries (their own queue, webhooks_out): mostly waiting on receivers.
+WEBHOOKS_CONCURRENCY = int(os.environ.get("WEBHOOKS_CONCURRENCY", "2"))
 
 if DATABASE_URL:
     # Persistent connections are safe with the production server: HTTP runs on a fixed thread pool and
@@ -243,9 +247,12 @@ CELERY_TASK_ROUTES = {
     "conversations.tasks.send_message": {"queue": "outbound"},
     "orders.tasks.*": {"queue": "scheduled"},
     "campaigns.tasks.*": {"queue": "scheduled"},
+    # Outgoing webhooks on their own pool: a slow or dead receiver never holds up the bot.
+    "integrations.tasks.deliver_webhook": {"queue": "webhooks_out"},
+    "integrations.tasks.deliver_due_webhooks": {"queue": "scheduled"},
 }
 # One worker pool per entry (its queues); `./dev run` and docker-compose start one worker for each.
-CELERY_WORKER_POOLS = {"inbound": "inbound,default,scheduled", "outbound": "outbound"}
+CELERY_WORKER_POOLS = {"inbound": "inbound,default,scheduled", "outbound": "outbound", "webhooks": "webhooks_out"}
 CELERY_WORKER_QUEUES = ",".join(CELERY_WORKER_POOLS.values())
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
 # With Redis down, a webhook's enqueue gives up within about a second (it is stored; the sweep re-queues it)
@@ -266,6 +273,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Templates in review: ask the providers where they stand (Twilio has no status webhook).
     "sync-submitted-templates": {"task": "templates.tasks.sync_submitted_templates", "schedule": 300.0},
     "start-due-campaigns": {"task": "campaigns.tasks.start_due_campaigns", "schedule": 30.0},
+    # Outgoing webhooks: retries whose time has come, and deliveries whose task was lost.
+    "deliver-due-webhooks": {"task": "integrations.tasks.deliver_due_webhooks", "schedule": 10.0},
 }
 # An unsent outbound message this long past its due time (or its claim's lease) is re-queued by the sweep.
 STRANDED_SEND_GRACE_SECONDS = float(os.environ.get("STRANDED_SEND_GRACE_SECONDS", "60"))
@@ -306,7 +315,11 @@ CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 # --- API ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    # An integration's API key (Bearer sfk_…) first: it leaves every other token to simplejwt.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "integrations.authentication.ApiKeyAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "sufrahbot.errors.api_exception_handler",
@@ -343,8 +356,49 @@ SPECTACULAR_SETTINGS = {
         "ConversationStatusEnum": "conversations.models.Conversation.Status",
         "MessageStatusEnum": "conversations.models.MessageStatus",
         "OrderStatusEnum": "orders.models.OrderStatus",
+        "WebhookDeliveryStatusEnum": "integrations.models.DeliveryStatus",
     },
+    # Webhooks are an OpenAPI 3.1 feature: every outgoing event type, its body's schema and an example.
+    "OAS_VERSION": "3.1.0",
+    # One import path per event type (integrations.openapi; a test checks this list against the catalogue).
+    "WEBHOOKS": [
+        "integrations.openapi.webhook_message_received",
+        "integrations.openapi.webhook_message_sent",
+        "integrations.openapi.webhook_message_status",
+        "integrations.openapi.webhook_conversation_updated",
+        "integrations.openapi.webhook_order_created",
+        "integrations.openapi.webhook_order_updated",
+        "integrations.openapi.webhook_delivery_started",
+        "integrations.openapi.webhook_delivery_completed",
+        "integrations.openapi.webhook_rating_received",
+        "integrations.openapi.webhook_menu_updated",
+        "integrations.openapi.webhook_sender_disconnected",
+        "integrations.openapi.webhook_sender_connected",
+        "integrations.openapi.webhook_template_updated",
+        "integrations.openapi.webhook_campaign_progress",
+    ],
 }
+
+# --- Events and outgoing webhooks (docs/events.md) ---------------------------------------------------
+# Called by sufrahbot.events.publish inside the caller's transaction, by name (sufrahbot imports no app).
+SUFRAH_EVENT_SINKS = ["integrations.services.deliveries.deliveries_record"]
+# Receivers' addresses must be public; these networks are let through anyway (e.g. "10.20.0.0/16" for an
+# in-house POS). Loopback, private, link-local and metadata addresses are refused otherwise.
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS")
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
+WEBHOOK_READ_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_READ_TIMEOUT_SECONDS", "10"))
+WEBHOOK_TOTAL_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TOTAL_TIMEOUT_SECONDS", "20"))
+WEBHOOK_RESPONSE_MAX_BYTES = int(os.environ.get("WEBHOOK_RESPONSE_MAX_BYTES", "65536"))
+# 15 attempts: 30 s, 1, 2, 4, 8, 16, 32 min, 1, 2, 4 h, then every 4 h: about a day in all (±20% jitter).
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "15"))
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "30"))
+WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "14400"))
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = float(os.environ.get("WEBHOOK_RETRY_AFTER_MAX_SECONDS", "14400"))
+# Deliveries failed for good in a row before the subscription is switched off (admin shows why).
+WEBHOOK_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOK_DISABLE_AFTER_FAILURES", "20"))
+# Requests a minute an integration's API key may make (per key; each key can have its own).
+API_KEY_REQUESTS_PER_MINUTE = int(os.environ.get("API_KEY_REQUESTS_PER_MINUTE", "120"))
 
 # --- Logging: JSON lines; secrets are never passed to loggers ------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()

@@ -28,3 +28,10 @@ STORAGES = {
 # Tests commit thousands of small transactions: not waiting for the WAL flush on each keeps them fast
 # (durability of test data does not matter; the SQL and its locking are unchanged).
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"  # noqa: F405
+# Webhook receivers in tests listen on loopback; the SSRF tests switch this off again.
+WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = 2.0
+WEBHOOK_READ_TIMEOUT_SECONDS = 2.0
+WEBHOOK_TOTAL_TIMEOUT_SECONDS = 4.0
+# Every event any test publishes is checked against its catalogue schema (integrations.catalogue).
+SUFRAH_EVENT_SINKS = [*SUFRAH_EVENT_SINKS, "integrations.catalogue.check_event"]  # noqa: F405

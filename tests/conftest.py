@@ -5,6 +5,7 @@ import redis
 from celery import _state as celery_state
 from django.conf import settings
 
+from integrations.registry import SENTINEL, registry_key
 from providers import twilio as twilio_provider
 from tests.fakes.twilio_api import FakeTwilio
 
@@ -34,6 +35,15 @@ def _fresh_rate_limits():
     keys = list(client.scan_iter("sufrah:ratelimit:*")) + list(client.scan_iter("*sufrah:login-throttle:*"))
     if keys:
         client.delete(*keys)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_webhook_registry():
+    """Restaurants with webhook subscriptions (integrations.registry): empty, like the fresh database."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(registry_key())
+    client.sadd(registry_key(), SENTINEL)
     yield
 
 

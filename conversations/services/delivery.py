@@ -13,8 +13,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from providers.content import OutboundContent, SendError, SendResult
+from providers.content import CREDENTIALS_REFUSED_CODES, OutboundContent, SendError, SendResult
 from providers.registry import provider_for
+from restaurants.services import sender_credentials_accepted, sender_credentials_refused
 from sufrahbot.events import publish
 from sufrahbot.logging import bind
 from sufrahbot.metrics import DEAD_LETTERS, MESSAGES, RATE_LIMIT_HITS, SEND_RETRIES, SEND_SECONDS
@@ -123,6 +124,8 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
         send_unconfirmed=False,
     )
     publish(message.restaurant_id, {"type": "message.sent", "message": message_event_data(message)})
+    if sender.credentials_refused_since is not None:  # read with the message: no query while all is well
+        sender_credentials_accepted(sender=sender)
     MESSAGES.labels("out", status).inc()
     return DeliveryOutcome("sent")
 
@@ -197,6 +200,8 @@ def _delivery_failed(message: Message, exc: SendError) -> DeliveryOutcome:
         error_message=exc.message[:2000],
     )
     publish(message.restaurant_id, {"type": "message.status", "message": message_event_data(message)})
+    if exc.code in CREDENTIALS_REFUSED_CODES:
+        sender_credentials_refused(sender=message.conversation.sender, error_code=exc.code)
     logger.error(
         "send failed for good", extra={"message_id": message.pk, "code": exc.code, "attempts": message.attempts}
     )

@@ -20,6 +20,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from campaigns.models import Campaign
+from integrations.models import WebhookDelivery
+from integrations.services.api_keys import api_key_create
+from integrations.services.subscriptions import subscription_create
 from templates.services import template_defaults_ensure
 from tests.factories import MenuCategoryFactory, MenuItemFactory, MessageFactory, RestaurantFactory, UserFactory
 from tests.orders.factories import customer_conversation, placed_order
@@ -123,6 +126,12 @@ def test_generated_requests_never_get_a_server_error(app_schema):
     sender_id = conversation.sender_id
     template = template_defaults_ensure(restaurant=restaurant)[0]
     platform_admin = UserFactory(is_superuser=True, is_staff=True)
+    subscription = subscription_create(
+        restaurant=restaurant, url="https://pos.example.com/hooks", events=["order.created"]
+    ).subscription
+    delivery = WebhookDelivery.objects.create(
+        restaurant=restaurant, subscription=subscription, event_id="evt_fuzz", event_type="order.created", body="{}"
+    )
     real_ids = {
         "rid": restaurant.pk,
         "cid": conversation.pk,
@@ -134,6 +143,9 @@ def test_generated_requests_never_get_a_server_error(app_schema):
         "campaign_id": Campaign.objects.create(
             restaurant=restaurant, name="fuzz", template=template, sender=conversation.sender, variables={}
         ).pk,
+        "subscription_id": subscription.pk,
+        "delivery_id": delivery.pk,
+        "key_id": api_key_create(restaurant=restaurant, name="fuzz", scopes=["orders:read"]).api_key.pk,
     }
 
     operations = [result.ok() for result in app_schema.get_all_operations()]

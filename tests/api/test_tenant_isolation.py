@@ -10,6 +10,9 @@ import pytest
 
 from campaigns.models import Campaign, MarketingConsent
 from conversations.models import Conversation, Message
+from integrations.models import ApiKey, WebhookDelivery, WebhookSubscription
+from integrations.services.api_keys import api_key_create
+from integrations.services.subscriptions import subscription_create
 from orders.models import Order
 from restaurants.models import MenuCategory, MenuItem, StaffMembership
 from sufrahbot.api_urls import restaurant_urlpatterns
@@ -63,6 +66,20 @@ OPERATIONS = [
     ("post", "campaigns/{campaign_id}/resume/", None),
     ("post", "campaigns/{campaign_id}/cancel/", None),
     ("get", "campaigns/{campaign_id}/recipients/", None),
+    ("get", "webhook-subscriptions/", None),
+    ("post", "webhook-subscriptions/", {"url": "https://leak.example.com/", "events": ["menu.updated"]}),
+    ("get", "webhook-subscriptions/{subscription_id}/", None),
+    ("patch", "webhook-subscriptions/{subscription_id}/", {"url": "https://hacked.example.com/", "active": False}),
+    ("delete", "webhook-subscriptions/{subscription_id}/", None),
+    ("post", "webhook-subscriptions/{subscription_id}/rotate-secret/", {"overlap_seconds": 0}),
+    ("post", "webhook-subscriptions/{subscription_id}/redeliver/", {"since": "2000-01-01T00:00:00Z"}),
+    ("get", "webhook-subscriptions/{subscription_id}/deliveries/", None),
+    ("get", "webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/", None),
+    ("post", "webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver/", None),
+    ("get", "api-keys/", None),
+    ("post", "api-keys/", {"name": "leak", "scopes": ["orders:read", "menu:manage"]}),
+    ("get", "api-keys/{key_id}/", None),
+    ("delete", "api-keys/{key_id}/", None),
 ]
 OPERATION_IDS = [f"{method.upper()} {path}" for method, path, _ in OPERATIONS]
 
@@ -93,7 +110,24 @@ class Tenant:
             sender=self.conversation.sender,
             variables={"name": {"value": "x"}},
         )
+        self.subscription = subscription_create(
+            restaurant=self.restaurant, url=f"https://{name}-receiver.example.com/hooks", events=["order.created"]
+        ).subscription
+        self.delivery = WebhookDelivery.objects.create(
+            restaurant=self.restaurant,
+            subscription=self.subscription,
+            event_id=f"evt_{name}",
+            event_type="order.created",
+            body=f'{{"secret": "{name}-delivery-body"}}',
+            status="delivered",
+        )
+        self.api_key = api_key_create(
+            restaurant=self.restaurant, name=f"{name}-pos-key", scopes=["orders:read"]
+        ).api_key
         self.markers = [
+            f"{name}-receiver",
+            f"{name}-delivery-body",
+            f"{name}-pos-key",
             f"{name}-customer",
             f"{name}-secret-message",
             f"{name}-category",
@@ -113,6 +147,9 @@ class Tenant:
             "item_id": self.item.pk,
             "template_id": self.template.pk,
             "campaign_id": self.campaign.pk,
+            "subscription_id": self.subscription.pk,
+            "delivery_id": self.delivery.pk,
+            "key_id": self.api_key.pk,
         }
 
 
@@ -145,6 +182,14 @@ def _snapshot(tenant: Tenant) -> tuple:
         list(MessageTemplate.objects.filter(restaurant=tenant.restaurant).values_list("id", "body", "status")),
         list(Campaign.objects.filter(restaurant=tenant.restaurant).values_list("id", "name", "state")),
         list(MarketingConsent.objects.filter(restaurant=tenant.restaurant).values_list("id", "opted_in", "tags")),
+        [
+            (s.pk, s.url, s.active, s.secret, s.events)
+            for s in WebhookSubscription.objects.filter(restaurant=tenant.restaurant)
+        ],
+        list(
+            WebhookDelivery.objects.filter(restaurant=tenant.restaurant).values_list("id", "status", "next_attempt_at")
+        ),
+        list(ApiKey.objects.filter(restaurant=tenant.restaurant).values_list("id", "revoked_at")),
     )
 
 
@@ -231,7 +276,11 @@ def test_without_a_token_every_operation_is_401(api, tenants, method, path, body
 ADMIN_ONLY = [
     op
     for op in OPERATIONS
-    if op[1].startswith(("menu/", "templates/", "campaigns/")) and op[0] != "get" and "preview" not in op[1]
+    if op[1].startswith(("menu/", "templates/", "campaigns/"))
+    and op[0] != "get"
+    and "preview" not in op[1]
+    # Integrations are the restaurant's ADMINs' business, reads included (URLs, delivery payloads, keys).
+    or op[1].startswith(("webhook-subscriptions/", "api-keys/"))
 ]
 
 
@@ -273,3 +322,21 @@ def test_the_table_covers_every_restaurant_scoped_route_and_method():
                 routes.add((method, route))
 
     assert routes == covered
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OPERATIONS, ids=OPERATION_IDS)
+def test_an_api_key_with_every_scope_reaches_no_other_restaurant(api, tenants, method, path, body):
+    alpha, bravo = tenants
+    key = api_key_create(
+        restaurant=alpha.restaurant,
+        name="all scopes",
+        scopes=["orders:read", "orders:write", "messages:send", "menu:manage"],
+        requests_per_minute=10_000,
+    ).key
+    before = _snapshot(bravo)
+
+    response = _call(api, method, path, body, bravo.ids(), {"HTTP_AUTHORIZATION": f"Bearer {key}"})
+
+    assert response.status_code == 404, response.content
+    assert not any(marker in response.content.decode() for marker in bravo.markers)
+    assert _snapshot(bravo) == before

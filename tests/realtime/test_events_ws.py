@@ -17,6 +17,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from conversations.models import Message
 from conversations.services.delivery import message_status_update
+from integrations.catalogue import BY_TYPE
 from restaurants.models import StaffMembership as StaffMembershipModel
 from sufrahbot.events import publish
 from tests.conftest import signed_post, twilio_inbound_params
@@ -41,7 +42,9 @@ def _member(*restaurants):
 
 
 def _announce(restaurant_id: int, marker: str) -> None:
-    publish(restaurant_id, {"type": "conversation.updated", "conversation": {"id": 0, "customer_name": marker}})
+    # A whole conversation object (the catalogue's example): the test settings check every event's shape.
+    conversation = {**BY_TYPE["conversation.updated"].example, "id": 0, "customer_name": marker}
+    publish(restaurant_id, {"type": "conversation.updated", "conversation": conversation})
 
 
 announce = sync_to_async(_announce)

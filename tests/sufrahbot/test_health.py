@@ -33,7 +33,7 @@ def test_health_is_200_with_every_check_when_all_is_up(client, live_workers):
     assert checks["database"] == "ok" and checks["redis"] == "ok" and checks["broker"] == "ok"
     assert sorted(checks["workers"]["alive"]) == sorted(live_workers)
     assert checks["workers"]["queues_without_worker"] == []
-    assert set(checks["queue_depths"]) == {"inbound", "default", "scheduled", "outbound"}
+    assert set(checks["queue_depths"]) == {"inbound", "default", "scheduled", "outbound", "webhooks_out"}
     assert checks["webhook_backlog"]["oldest_unprocessed_seconds"] == 0
     assert checks["senders_failing_credentials"] == []
     assert body["uptime_seconds"] >= 0 and body["version"]
@@ -58,7 +58,7 @@ def test_health_is_503_when_a_queue_has_no_live_worker(client, settings):
         worker_gone(hostname="inbound@test")
     assert response.status_code == 503
     assert response.json()["down"] == ["workers"]
-    assert response.json()["checks"]["workers"]["queues_without_worker"] == ["outbound"]
+    assert response.json()["checks"]["workers"]["queues_without_worker"] == ["outbound", "webhooks_out"]
 
 
 def test_health_is_503_when_a_verified_webhook_waits_too_long(client, live_workers, settings):

@@ -65,10 +65,13 @@ def test_a_dead_child_is_restarted_and_sigterm_stops_them_all():
 
 def test_the_production_layout_keeps_inbound_and_outbound_in_separate_pools(settings):
     specs = {spec.name: spec.argv for spec in production_processes(host="127.0.0.1", port=8000)}
-    assert set(specs) == {"web", "worker-inbound", "worker-outbound", "beat"}
+    assert set(specs) == {"web", "worker-inbound", "worker-outbound", "worker-webhooks", "beat"}
     inbound = specs["worker-inbound"][specs["worker-inbound"].index("-Q") + 1].split(",")
     outbound = specs["worker-outbound"][specs["worker-outbound"].index("-Q") + 1].split(",")
     assert "inbound" in inbound and "outbound" not in inbound and outbound == ["outbound"]
+    # Outgoing webhooks have a pool of their own: a slow receiver holds up neither the bot nor its sends.
+    webhooks = specs["worker-webhooks"][specs["worker-webhooks"].index("-Q") + 1].split(",")
+    assert webhooks == ["webhooks_out"] and "webhooks_out" not in inbound + outbound
     web = specs["web"]
     assert web[web.index("--workers") + 1] == str(settings.WEB_PROCESSES)
     assert web[web.index("--limit-concurrency") + 1] == str(settings.WEB_MAX_CONNECTIONS)
