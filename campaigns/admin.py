@@ -46,7 +46,7 @@ class CampaignAdmin(TenantScopedAdmin):
         counts = {f"n_{name}": Count("recipients", filter=condition) for name, condition in PROGRESS_COUNTS.items()}
         return super().get_queryset(request).select_related("template", "restaurant").annotate(**counts)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:  # noqa: ARG002
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # drafts are written through the API (restaurants/{rid}/campaigns/)
 
     @admin.display(description="progress")

@@ -141,7 +141,7 @@ def campaign_update(*, campaign: Campaign, data: dict[str, Any]) -> Campaign:
     return campaign
 
 
-def campaign_schedule(*, campaign: Campaign, by=None) -> Campaign:  # noqa: ARG001
+def campaign_schedule(*, campaign: Campaign, by=None) -> Campaign:
     """draft → scheduled. The template must be approved for the campaign's sender, and the plan must allow
     one more campaign this month and its audience as recipients (PlanLimitReached names the limit); both
     are charged in the same transaction as the move. Sending starts at send_at (or now)."""

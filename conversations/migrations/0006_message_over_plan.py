@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0004_conversation_customer_id'),
+        ('conversations', '0005_message_drop_client_message_id'),
     ]
 
     operations = [
