@@ -166,6 +166,7 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 invited_by=request.user,
+                source="admin",
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

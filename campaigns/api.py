@@ -18,7 +18,6 @@ from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
 from templates.selectors import template_get
 
-from .limits import campaign_limit_check
 from .models import Campaign, CampaignRecipient, CampaignState, RecipientStatus
 from .selectors import campaign_get, campaign_list, campaign_progress, consent_of
 from .services import (
@@ -215,7 +214,7 @@ class CampaignDetailApi(RestaurantScopedView):
         return Response(CampaignSerializer(campaign_update(campaign=campaign, data=data)).data)
 
 
-def _action_view(name: str, action, summary: str):
+def _action_view(name: str, action, summary: str, errors: tuple[int, ...] = ()):
     class CampaignActionApi(RestaurantScopedView):
         write_role = StaffRole.ADMIN
 
@@ -223,7 +222,7 @@ def _action_view(name: str, action, summary: str):
             operation_id=f"campaigns_{name}",
             summary=summary,
             request=None,
-            responses={200: CampaignSerializer, **error_responses(400, 401, 403, 404)},
+            responses={200: CampaignSerializer, **error_responses(400, 401, 403, 404, *errors)},
         )
         def post(self, request: Request, rid: int, campaign_id: int) -> Response:
             campaign = _campaign_or_404(restaurant=self.restaurant, campaign_id=campaign_id)
@@ -233,12 +232,12 @@ def _action_view(name: str, action, summary: str):
     return CampaignActionApi
 
 
-def _schedule(*, campaign: Campaign) -> Campaign:
-    return campaign_schedule(campaign=campaign, limit_check=campaign_limit_check)
-
-
 CampaignScheduleApi = _action_view(
-    "schedule", _schedule, "Schedule a draft (ADMIN): at send_at, or now; refused over the plan's limits"
+    "schedule",
+    campaign_schedule,
+    "Schedule a draft (ADMIN): at send_at, or now; 409 plan_limit_reached over the plan's monthly campaigns "
+    "or recipients",
+    errors=(409,),
 )
 CampaignPauseApi = _action_view("pause", campaign_pause, "Pause sending (ADMIN); takes effect within a second")
 CampaignResumeApi = _action_view("resume", campaign_resume, "Resume a paused campaign (ADMIN)")

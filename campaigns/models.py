@@ -68,6 +68,10 @@ class Campaign(models.Model):
     state = models.CharField(max_length=10, choices=CampaignState.choices, default=CampaignState.DRAFT)
     recipients_created = models.BooleanField(default=False)
     recipient_count = models.PositiveIntegerField(default=0)
+    # The plan's usage this campaign was charged to when scheduled (month and recipients then in the
+    # audience); creating the recipients corrects the count to those actually created.
+    usage_month = models.DateField(null=True, blank=True)
+    recipients_reserved = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

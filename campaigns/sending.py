@@ -24,6 +24,7 @@ from orders.models import Order
 from sufrahbot.events import publish
 from templates.services import template_content
 
+from .limits import campaign_usage_settle
 from .models import Campaign, CampaignRecipient, CampaignState, RecipientStatus
 from .selectors import audience_queryset, campaign_progress, unique_customers_last_24h
 
@@ -79,7 +80,12 @@ def campaign_recipients_create(*, campaign_id: int) -> int:
     if batch:
         CampaignRecipient.objects.bulk_create(batch, ignore_conflicts=True)
     count = CampaignRecipient.objects.filter(campaign=campaign).count()
-    Campaign.objects.filter(pk=campaign.pk).update(recipients_created=True, recipient_count=count)
+    with transaction.atomic():
+        first = Campaign.objects.filter(pk=campaign.pk, recipients_created=False).update(
+            recipients_created=True, recipient_count=count
+        )
+        if first:  # the plan's charge corrected once, from the audience at scheduling to these recipients
+            campaign_usage_settle(campaign=campaign, created=count)
     return count
 
 

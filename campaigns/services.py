@@ -23,6 +23,7 @@ from templates.services import (
 )
 
 from . import keywords
+from .limits import campaign_usage_reserve
 from .models import (
     Campaign,
     CampaignRecipient,
@@ -144,9 +145,10 @@ def campaign_update(*, campaign: Campaign, data: dict[str, Any]) -> Campaign:
     return campaign
 
 
-def campaign_schedule(*, campaign: Campaign, by=None, limit_check=None) -> Campaign:
-    """draft → scheduled. The template must be approved for the campaign's sender; `limit_check(campaign,
-    recipients)` (the plan's) may refuse with a ValidationError. Sending starts at send_at (or now)."""
+def campaign_schedule(*, campaign: Campaign, by=None) -> Campaign:
+    """draft → scheduled. The template must be approved for the campaign's sender, and the plan must allow
+    one more campaign this month and its audience as recipients (PlanLimitReached names the limit); both
+    are charged in the same transaction as the move. Sending starts at send_at (or now)."""
     template: MessageTemplate = campaign.template
     if template.status != TemplateStatus.APPROVED:
         raise ValidationError({"template": [f"The template must be approved (it is {template.status})."]})
@@ -158,12 +160,11 @@ def campaign_schedule(*, campaign: Campaign, by=None, limit_check=None) -> Campa
     except TemplateNotSendable as exc:
         raise ValidationError({"template": [str(exc)]}) from None
     _check(campaign)
-    if limit_check is not None:
-        limit_check(
-            campaign=campaign,
-            recipients=audience_queryset(restaurant_id=campaign.restaurant_id, audience=campaign.audience).count(),
-        )
-    campaign = _move(campaign, allowed=(CampaignState.DRAFT,), to=CampaignState.SCHEDULED)
+    with transaction.atomic():
+        # A second schedule of the same campaign fails in _move and rolls its charge back with it.
+        recipients = audience_queryset(restaurant_id=campaign.restaurant_id, audience=campaign.audience).count()
+        charged = campaign_usage_reserve(campaign=campaign, recipients=recipients)
+        campaign = _move(campaign, allowed=(CampaignState.DRAFT,), to=CampaignState.SCHEDULED, **charged)
     if campaign.send_at is None or campaign.send_at <= timezone.now():
         transaction.on_commit(lambda: _start_later(campaign.pk))
     return campaign

@@ -168,7 +168,7 @@ class MessageAdmin(TenantScopedAdmin):
     def buttons_offered(self, obj: Message) -> str:
         return offered_buttons(obj)
 
-    list_filter = ("status", "direction", "provider", RESTAURANT_FILTER)
+    list_filter = ("status", "direction", "provider", "over_plan", RESTAURANT_FILTER)
     search_fields = ("provider_message_id", "body", "conversation__customer_phone")
     actions = ["retry_failed"]
 

@@ -174,6 +174,9 @@ class MessageSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MessageStatus.choices)
     error_code = serializers.CharField()
     error_message = serializers.CharField()
+    over_plan = serializers.BooleanField(
+        help_text="A customer message received while the restaurant was over its plan (stored and answered)."
+    )
     sent_by = StaffUserSerializer(allow_null=True, help_text="The staff member who wrote it; null for bot/customer.")
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)

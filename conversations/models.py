@@ -29,6 +29,9 @@ class Conversation(models.Model):
     bot_paused = models.BooleanField(default=False)
     unread_count = models.PositiveIntegerField(default=0)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
+    # When the customer's current 24-hour service window opened (their first message after 24 h of silence):
+    # each opening is one conversation of the plan's conversations a month (restaurants.plans).
+    window_opened_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -98,6 +101,8 @@ class Message(models.Model):
     # An inbound message stored but not yet answered by the bot (bot.services clears it when it answers, or
     # decides to stay silent): the flag that makes "answer it" exactly-once apart from "store it".
     awaiting_bot = models.BooleanField(default=False)
+    # Received while the restaurant was over its plan (restaurants.plans): stored and answered all the same.
+    over_plan = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)

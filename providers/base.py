@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
-from .content import InboundMessage, ItemFailure, OutboundContent, SendResult, StatusUpdate
+from .content import InboundMessage, ItemFailure, OutboundContent, SendResult, StatusUpdate, TemplateStatusChange
 
 
 @dataclass(frozen=True)
@@ -57,15 +57,18 @@ class StoredRequest:
 
 @dataclass(frozen=True)
 class Route:
-    """How to find the sender a request is for: by our own WhatsApp number, or by Sender.routing_id."""
+    """How to find the sender a request is for: by our own WhatsApp number, by Sender.routing_id, or by the
+    business account the sender's credentials name (`account_credential` of its provider: Meta's WABA id, for
+    news about the account's templates)."""
 
-    by: Literal["number", "routing_id"]
+    by: Literal["number", "routing_id", "account"]
     key: str
 
 
-# One thing a webhook said: a customer message, a status of one of our messages, or an item that could not be
+# One thing a webhook said: a customer message, a status of one of our messages, news about one of the
+# account's templates, or an item that could not be
 # understood (recorded with its reason and skipped, never a reason to drop its neighbours).
-Item = InboundMessage | StatusUpdate | ItemFailure
+Item = InboundMessage | StatusUpdate | TemplateStatusChange | ItemFailure
 
 
 @dataclass
@@ -147,6 +150,8 @@ class BaseProvider:
     ack: ClassVar[tuple[str, str]] = ("", "text/plain")
     webhook_aliases: ClassVar[tuple[str, ...]] = ()
     handshake: ClassVar[bool] = False
+    # The credential naming the business account that Route("account", …) finds senders by ("": none).
+    account_credential: ClassVar[str] = ""
 
     def status_callback_url(self, *, base_url: str) -> str | None:
         return None

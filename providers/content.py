@@ -281,6 +281,16 @@ class StatusUpdate:
 
 
 @dataclass
+class TemplateStatusChange:
+    """News about one of the business account's message templates (Meta's message_template_status_update):
+    the change's value as sent; the templates room reads it (event, message_template_id, reason, ...)."""
+
+    provider: str
+    template_ref: str  # the provider's template id
+    value: dict[str, Any]
+
+
+@dataclass
 class ItemFailure:
     """One item of a webhook that could not be understood: recorded with its reason, the rest go on."""
 

@@ -25,6 +25,7 @@ TOKEN_HEADER = "X-Sufrah-Webhook-Token"
 class Dialog360(meta.Meta):
     name = NAME
     label = "360dialog (Cloud API)"
+    account_credential = ""  # no business account credential: template news is not routed here
     credentials = (
         CredentialField(
             "phone_number_id",

@@ -30,6 +30,7 @@ from .content import (
     SendError,
     SendResult,
     StatusUpdate,
+    TemplateStatusChange,
 )
 from .phone import is_business_scoped_id, whatsapp_identity, whatsapp_number
 
@@ -94,6 +95,27 @@ def _object(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
         raise MalformedWebhook(f"'{where}' is not an object")
     return value
+
+
+TEMPLATE_STATUS_FIELD = "message_template_status_update"
+
+
+def template_changes(payload: dict) -> list[tuple[str, dict]]:
+    """(business account id, value) of each message_template_status_update change: the entry's id is the
+    WhatsApp Business Account the template belongs to (Meta's webhook reference)."""
+    found = []
+    for e, entry in enumerate(payload["entry"]):
+        entry = _object(entry, f"entry[{e}]")
+        for c, change in enumerate(_list(entry, "changes", f"entry[{e}]")):
+            change = _object(change, f"entry[{e}].changes[{c}]")
+            if change.get("field") != TEMPLATE_STATUS_FIELD:
+                continue
+            where = f"entry[{e}].changes[{c}].value"
+            value = _object(change.get("value"), where)
+            if not entry.get("id") or not isinstance(entry["id"], str | int):
+                raise MalformedWebhook(f"'entry[{e}].id' (the business account) is missing")
+            found.append((str(entry["id"]), value))
+    return found
 
 
 def changes(payload: dict) -> list[Change]:
@@ -372,7 +394,16 @@ def parse_status(item: dict, *, provider: str = NAME) -> StatusUpdate:
 def parse_payload(body: bytes, *, provider: str = NAME) -> Parsed:
     """Every item of every change; an item that cannot be read is an ItemFailure, its neighbours go on."""
     parsed = Parsed()
-    for change in changes(load(body)):
+    payload = load(body)
+    for account_id, value in template_changes(payload):
+        template_ref = _str(value.get("message_template_id"), 64)
+        item = (
+            TemplateStatusChange(provider, template_ref, value)
+            if template_ref and value.get("event")
+            else ItemFailure(provider, template_ref or "template", "no message_template_id or event")
+        )
+        parsed.items.append((Route("account", account_id), item))
+    for change in changes(payload):
         route = Route("routing_id", change.phone_number_id)
         parsed.errors.extend(_errors(change.value.get("errors")))
         names: dict[str, str] = {}
@@ -530,11 +561,13 @@ class Meta(BaseProvider):
     )
     signature_header = SIGNATURE_HEADER
     handshake = True
+    account_credential = "business_account_id"  # template status news arrives per business account
 
     def routes(self, request: StoredRequest) -> list[Route]:
-        return sorted(
-            {Route("routing_id", c.phone_number_id) for c in changes(load(request.body))}, key=lambda r: r.key
-        )
+        payload = load(request.body)
+        found = {Route("routing_id", c.phone_number_id) for c in changes(payload)}
+        found |= {Route("account", account_id) for account_id, _ in template_changes(payload)}
+        return sorted(found, key=lambda r: (r.by, r.key))
 
     def verify(self, request: StoredRequest, credentials: Mapping[str, str]) -> bool:
         return verify_signature(

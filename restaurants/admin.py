@@ -3,14 +3,28 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from providers.base import CredentialField
 from providers.registry import provider_choices, provider_for, providers, secret_names
 from sufrahbot.crypto import mask
 
 from .admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
-from .models import AuditEntry, MenuCategory, MenuItem, Restaurant, Sender, StaffMembership, StaffRole
-from .selectors import sender_webhook_url
+from .models import (
+    PLAN_LIMITS,
+    AuditEntry,
+    MenuCategory,
+    MenuItem,
+    Plan,
+    Restaurant,
+    Sender,
+    StaffMembership,
+    StaffRole,
+    UsageCounter,
+)
+from .plans import plan_override_clean, plan_seat_check, plan_sender_check
+from .selectors import sender_webhook_url, usage_of
 from .services import (
     MENU_CATEGORY_FIELDS,
     MENU_ITEM_FIELDS,
@@ -26,6 +40,7 @@ from .services import (
     sender_register,
     sender_update,
 )
+from .staff import staff_membership_add
 
 
 def credential_form_field(provider_name: str, field: CredentialField) -> str:
@@ -89,6 +104,13 @@ class SenderAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        restaurant = cleaned.get("restaurant") or (self.instance.restaurant if self.instance.pk else None)
+        was_active = bool(self.instance.pk) and Sender.objects.filter(pk=self.instance.pk, active=True).exists()
+        if restaurant is not None and cleaned.get("active") and not was_active:
+            try:  # said here, on the form; sender_register / sender_update check again while saving
+                plan_sender_check(restaurant=restaurant, exclude_pk=self.instance.pk)
+            except ValidationError as exc:
+                self.add_error(None, exc.messages)
         if cleaned.get("provider"):
             try:
                 sender_credentials_clean(
@@ -166,6 +188,7 @@ class SenderAdmin(TenantScopedAdmin):
                 sender=Sender.objects.get(pk=obj.pk),
                 data={**data, "credentials": form.credentials()},
                 by=request.user,
+                source="admin",
             )
         else:
             saved = sender_register(
@@ -174,9 +197,10 @@ class SenderAdmin(TenantScopedAdmin):
                 phone_number=data["phone_number"],
                 credentials=form.credentials(),
                 messages_per_minute=data["messages_per_minute"],
+                active=data["active"],
+                by=request.user,
+                source="admin",
             )
-            if not data["active"]:
-                saved = sender_update(sender=saved, data={"active": False})
         obj.pk, obj.credentials, obj.routing_id = saved.pk, saved.credentials, saved.routing_id
 
     @admin.display(description="credentials")
@@ -191,12 +215,42 @@ class MenuItemInline(admin.TabularInline):
     fields = ("name_en", "name_ar", "price", "available", "sort_order")
 
 
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    """Plans are the platform's: only superusers have their permissions (no staff role grants them)."""
+
+    list_display = ("name", *PLAN_LIMITS, "restaurant_count")
+    search_fields = ("name",)
+
+    @admin.display(description="restaurants")
+    def restaurant_count(self, obj: Plan) -> int:
+        return obj.restaurants.count()
+
+
+class RestaurantAdminForm(forms.ModelForm):
+    logo_url = forms.URLField(
+        required=False, assume_scheme="https", help_text=Restaurant._meta.get_field("logo_url").help_text
+    )
+
+    class Meta:
+        model = Restaurant
+        fields = [f.name for f in Restaurant._meta.fields if f.editable and not f.primary_key]
+
+    def clean_plan_override(self):
+        return plan_override_clean(self.cleaned_data.get("plan_override"))
+
+
+def _limit_text(limit: int | None) -> str:
+    return "no limit" if limit is None else str(limit)
+
+
 @admin.register(Restaurant)
 class RestaurantAdmin(TenantScopedAdmin):
     restaurant_lookup = "pk"
     manage_role = StaffRole.ADMIN
-    list_display = ("slug", "name_en", "name_ar", "default_language", "currency", "active")
-    list_filter = ("active", "default_language")
+    form = RestaurantAdminForm
+    list_display = ("slug", "name_en", "name_ar", "default_language", "currency", "plan", "active")
+    list_filter = ("active", "default_language", "plan")
     search_fields = ("slug", "name_en", "name_ar")
     prepopulated_fields = {"slug": ("name_en",)}
 
@@ -204,8 +258,22 @@ class RestaurantAdmin(TenantScopedAdmin):
         return request.user.is_superuser  # new tenants are the platform's to create
 
     def get_readonly_fields(self, request, obj=None):
-        # The slug routes the simulator and commands, "active" switches the tenant off: the platform's call.
-        return () if request.user.is_superuser else ("slug", "active")
+        # The slug routes the simulator and commands, "active" switches the tenant off, the plan is what they
+        # pay for: the platform's call.
+        if request.user.is_superuser:
+            return ("usage_this_month",)
+        return ("slug", "active", "plan", "plan_override", "usage_this_month")
+
+    @admin.display(description="usage this month")
+    def usage_this_month(self, obj: Restaurant | None) -> str:
+        if obj is None or not obj.pk:
+            return "—"
+        usage = usage_of(restaurant=obj)
+        lines = [
+            f"{PLAN_LIMITS[name]}: {usage.used[name]} of {_limit_text(usage.limits[name])}" for name in PLAN_LIMITS
+        ]
+        lines.append(f"customer messages received over the plan: {usage.over_plan_messages}")
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in [f"{usage.month:%B %Y}", *lines]))
 
     def get_prepopulated_fields(self, request, obj=None):
         return self.prepopulated_fields if request.user.is_superuser else {}
@@ -321,6 +389,23 @@ class MenuItemAdmin(MenuAdmin):
         menu_item_delete(item=obj, by=request.user, source="admin")
 
 
+class StaffMembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = StaffMembership
+        fields = ["user", "restaurant", "role"]
+
+    def clean(self):
+        cleaned = super().clean()
+        restaurant = cleaned.get("restaurant")
+        moved = self.instance.pk is None or restaurant is not None and restaurant.pk != self.instance.restaurant_id
+        if restaurant is not None and moved:
+            try:  # a new seat in that restaurant (saving checks again, under its lock)
+                plan_seat_check(restaurant=restaurant)
+            except ValidationError as exc:
+                self.add_error(None, exc.messages)
+        return cleaned
+
+
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(TenantScopedAdmin):
     """A restaurant's ADMINs see its staff, change roles and remove people; new staff come through the
@@ -331,9 +416,20 @@ class StaffMembershipAdmin(TenantScopedAdmin):
     list_filter = ("role", RESTAURANT_FILTER)
     search_fields = ("user__username", "user__email")
     change_list_template = "backoffice/membership_change_list.html"
+    form = StaffMembershipAdminForm
 
     def has_add_permission(self, request):
         return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if "restaurant" in form.changed_data:
+                plan_seat_check(restaurant=obj.restaurant)
+            return super().save_model(request, obj, form, change)
+        saved = staff_membership_add(
+            restaurant=obj.restaurant, user=obj.user, role=obj.role, by=request.user, source="admin"
+        )
+        obj.pk, obj.created_at = saved.pk, saved.created_at
 
     def get_readonly_fields(self, request, obj=None):
         return () if request.user.is_superuser or obj is None else ("user", "restaurant")
@@ -353,6 +449,34 @@ class AuditEntryAdmin(TenantScopedAdmin):
     @admin.display(description="changed")
     def changed_fields(self, obj: AuditEntry) -> str:
         return ", ".join(obj.changes) or "—"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UsageCounter)
+class UsageCounterAdmin(TenantScopedAdmin):
+    """Usage per month, counted as it happens (restaurants.plans): read-only, for the restaurant's ADMINs."""
+
+    manage_role = StaffRole.ADMIN
+    list_display = (
+        "month",
+        "restaurant",
+        "conversations",
+        "messages",
+        "over_plan_messages",
+        "campaigns",
+        "campaign_recipients",
+        "updated_at",
+    )
+    list_filter = (RESTAURANT_FILTER,)
+    readonly_fields = [f.name for f in UsageCounter._meta.fields]
 
     def has_add_permission(self, request):
         return False

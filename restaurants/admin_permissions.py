@@ -2,9 +2,9 @@
 
 An authentication backend (settings.AUTHENTICATION_BACKENDS) answers `user.has_perm("orders.change_order")`
 from the user's roles: ADMIN manages the menu, orders, conversations, templates and staff of their
-restaurant; AGENT works conversations and orders. Which rows a permission reaches is the admin's tenant
-scope (admin_scoping.TenantScopedAdmin); platform models (senders, webhook events, periodic tasks, token
-blacklist, users and groups) appear in no role, so restaurant staff never see them.
+restaurant and steers its campaigns; AGENT works conversations and orders. Which rows a permission reaches is
+the admin's tenant scope (admin_scoping.TenantScopedAdmin); platform models (senders, plans, webhook events,
+periodic tasks, token blacklist, users and groups) appear in no role, so restaurant staff never see them.
 
 Roles are read from the database once per request (cached on the user object Django builds per request),
 so removing a membership takes effect on the next page.
@@ -35,6 +35,7 @@ _ADMIN: dict[str, dict[str, tuple[str, ...]]] = {
         "menuitem": ALL,
         "staffmembership": ("view", "change", "delete"),  # new staff come through the invite form
         "auditentry": VIEW,
+        "usagecounter": VIEW,
     },
     "message_templates": {ANY_MODEL: ALL},
     # Outgoing webhooks and API keys (the integrations app): secrets are shown once, by the services' pages.
@@ -44,6 +45,7 @@ _ADMIN: dict[str, dict[str, tuple[str, ...]]] = {
         "webhookattempt": VIEW,
         "apikey": ("view", "add", "change"),
     },
+    "campaigns": {"campaign": WORK},  # followed and steered (schedule, pause, resume, cancel); written via the API
 }
 ROLE_GRANTS = {StaffRole.AGENT: _AGENT, StaffRole.ADMIN: _ADMIN}
 

@@ -1,5 +1,6 @@
-"""Dashboard API of the restaurants room: the menu (reads for staff, writes for ADMIN) and, for platform
-admins, senders across restaurants (secrets are write-only: responses show masked forms)."""
+"""Dashboard API of the restaurants room: the menu (reads for staff, writes for ADMIN), the plan's usage,
+staff invitations (ADMIN) and, for platform admins, senders across restaurants (secrets are write-only:
+responses show masked forms)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from sufrahbot.crypto import mask
 from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, OldestFirstPage, paginated_response
 
-from .models import MenuCategory, MenuItem, Restaurant, Sender, StaffRole
+from .models import PLAN_LIMITS, MenuCategory, MenuItem, Restaurant, Sender, StaffMembership, StaffRole
 from .permissions import ApiKeyScope, IsPlatformAdmin, RestaurantScopedView
+from .selectors import usage_of
 from .services import (
     menu_category_create,
     menu_category_delete,
@@ -29,6 +31,7 @@ from .services import (
     sender_register,
     sender_update,
 )
+from .staff import staff_invite
 
 # --- menu reads (staff see inactive categories and unavailable items too) -----------------------------------
 
@@ -384,7 +387,7 @@ class SenderFilterSerializer(serializers.Serializer):
     restaurant = serializers.IntegerField(required=False, min_value=1, help_text="Only this restaurant's senders.")
 
 
-SENDER_ADMIN_ERRORS = (400, 401, 403, 415)
+SENDER_ADMIN_ERRORS = (400, 401, 403, 409, 415)  # 409: the plan's senders are taken
 
 
 class PlatformAdminView(APIView):
@@ -424,7 +427,7 @@ class SenderListApi(PlatformAdminView):
     def post(self, request: Request) -> Response:
         serializer = SenderCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        sender = sender_register(**serializer.validated_data)
+        sender = sender_register(**serializer.validated_data, by=request.user, source="api")
         return Response(SenderSerializer(sender).data, status=status.HTTP_201_CREATED)
 
 
@@ -447,7 +450,7 @@ class SenderDetailApi(PlatformAdminView):
         sender = _sender_or_404(sender_id)
         serializer = SenderUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        sender = sender_update(sender=sender, data=serializer.validated_data, by=request.user)
+        sender = sender_update(sender=sender, data=serializer.validated_data, by=request.user, source="api")
         return Response(SenderSerializer(sender).data)
 
     @extend_schema(
@@ -458,3 +461,95 @@ class SenderDetailApi(PlatformAdminView):
     def delete(self, request: Request, sender_id: int) -> Response:
         sender_delete(sender=_sender_or_404(sender_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- plan usage and staff (restaurants/{rid}/usage/, staff/) -------------------------------------------------
+
+
+class UsageLimitSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(allow_null=True, help_text="The plan's limit (override applied); null: none.")
+    used = serializers.IntegerField(help_text="This month's count (senders and seats: what there is now).")
+    description = serializers.CharField()
+
+
+class UsageSerializer(serializers.Serializer):
+    month = serializers.DateField(help_text="The first day of this month in the restaurant's timezone.")
+    plan = serializers.CharField(allow_null=True, help_text="The plan's name; null: no plan (no limits).")
+    limits = serializers.DictField(child=UsageLimitSerializer(), help_text=f"By limit: {', '.join(PLAN_LIMITS)}.")
+    over_plan_messages = serializers.IntegerField(
+        help_text="Customer messages received this month over the plan (stored and answered, flagged)."
+    )
+
+
+class UsageApi(RestaurantScopedView):
+    @extend_schema(
+        operation_id="restaurant_usage_retrieve",
+        summary="This month's usage next to the plan's limits",
+        responses={200: UsageSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, rid: int) -> Response:
+        usage = usage_of(restaurant=self.restaurant)
+        data = {
+            "month": usage.month,
+            "plan": self.restaurant.plan.name if self.restaurant.plan_id else None,
+            "limits": {
+                name: {"limit": usage.limits[name], "used": usage.used[name], "description": label}
+                for name, label in PLAN_LIMITS.items()
+            },
+            "over_plan_messages": usage.over_plan_messages,
+        }
+        return Response(UsageSerializer(data).data)
+
+
+class StaffMemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    username = serializers.CharField(source="user.username")
+    email = serializers.CharField(source="user.email")
+    role = serializers.ChoiceField(choices=StaffRole.choices)
+    created_at = serializers.DateTimeField()
+
+
+class StaffInviteInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(required=False, default="")
+    role = serializers.ChoiceField(choices=StaffRole.choices, default=StaffRole.AGENT)
+
+
+class StaffInvitationSerializer(serializers.Serializer):
+    member = StaffMemberSerializer(source="membership")
+    created_user = serializers.BooleanField()
+    password_link = serializers.CharField(help_text="One use: where the person sets their password.")
+
+
+class StaffPage(CursorPage):
+    ordering = ("id",)
+
+
+class StaffListApi(RestaurantScopedView):
+    write_role = StaffRole.ADMIN
+    pagination_class = StaffPage
+
+    @extend_schema(
+        operation_id="staff_list",
+        summary="The restaurant's staff and their roles",
+        responses={200: StaffMemberSerializer(many=True), **error_responses(401, 404)},
+    )
+    def get(self, request: Request, rid: int) -> Response:
+        members = StaffMembership.objects.filter(restaurant=self.restaurant).select_related("user")
+        return paginated_response(queryset=members, serializer_class=StaffMemberSerializer, request=request, view=self)
+
+    @extend_schema(
+        operation_id="staff_invite",
+        summary="Invite staff (ADMIN): a new member takes a seat of the plan (409 plan_limit_reached when none "
+        "is left); answers the one-use password-set link",
+        request=StaffInviteInputSerializer,
+        responses={201: StaffInvitationSerializer, **error_responses(400, 401, 403, 404, 409, 415)},
+    )
+    def post(self, request: Request, rid: int) -> Response:
+        serializer = StaffInviteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = staff_invite(
+            restaurant=self.restaurant, invited_by=request.user, source="api", **serializer.validated_data
+        )
+        return Response(StaffInvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)

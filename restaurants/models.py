@@ -14,6 +14,40 @@ class Language(models.TextChoices):
 
 HEX_COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #0f766e.")
 
+# The limits a plan sets (None: no limit). Monthly ones are counted in UsageCounter as they are spent;
+# senders and staff seats are what the restaurant has at the moment.
+PLAN_LIMITS: dict[str, str] = {
+    "conversations_per_month": "customer conversations a month (24-hour windows the customer opens)",
+    "messages_per_month": "customer messages a month",
+    "senders": "active senders (WhatsApp numbers)",
+    "staff_seats": "staff seats",
+    "campaigns_per_month": "campaigns scheduled a month",
+    "campaign_recipients_per_month": "campaign recipients a month",
+}
+
+
+def _limit_field(label: str) -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(null=True, blank=True, help_text=f"Most {label}; empty: no limit.")
+
+
+class Plan(models.Model):
+    """What a restaurant may use; set by platform admins (a restaurant may override single limits)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    conversations_per_month = _limit_field(PLAN_LIMITS["conversations_per_month"])
+    messages_per_month = _limit_field(PLAN_LIMITS["messages_per_month"])
+    senders = _limit_field(PLAN_LIMITS["senders"])
+    staff_seats = _limit_field(PLAN_LIMITS["staff_seats"])
+    campaigns_per_month = _limit_field(PLAN_LIMITS["campaigns_per_month"])
+    campaign_recipients_per_month = _limit_field(PLAN_LIMITS["campaign_recipients_per_month"])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
 
 class Restaurant(models.Model):
     name_ar = models.CharField(max_length=200)
@@ -38,6 +72,12 @@ class Restaurant(models.Model):
     )
     accent_color = models.CharField(
         max_length=7, default="#f59e0b", validators=[HEX_COLOR], help_text="Links and buttons, e.g. #f59e0b."
+    )
+    # The plan (platform admins): no plan, no limits. The override replaces single limits of the plan:
+    # {"staff_seats": 10} (a number) or {"senders": null} (no limit); a name not in it keeps the plan's.
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="restaurants")
+    plan_override = models.JSONField(
+        default=dict, blank=True, help_text='Single limits replacing the plan\'s, e.g. {"staff_seats": 10}.'
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -170,3 +210,24 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_repr} by {self.actor}"
+
+
+class UsageCounter(models.Model):
+    """What a restaurant used in one month (its own timezone's calendar month), counted as it happens with
+    atomic increments (restaurants.plans), never recomputed from history."""
+
+    restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="usage_counters")
+    month = models.DateField(help_text="The first day of the month.")
+    conversations = models.PositiveIntegerField(default=0)
+    messages = models.PositiveIntegerField(default=0, help_text="Customer messages received.")
+    over_plan_messages = models.PositiveIntegerField(default=0, help_text="Of those, received over the plan.")
+    campaigns = models.PositiveIntegerField(default=0)
+    campaign_recipients = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-month", "restaurant_id"]
+        constraints = [models.UniqueConstraint(fields=["restaurant", "month"], name="uniq_usage_month")]
+
+    def __str__(self) -> str:
+        return f"usage of {self.restaurant_id} in {self.month:%Y-%m}"

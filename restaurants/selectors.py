@@ -1,22 +1,44 @@
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import CharField, OuterRef, Prefetch
 from django.db.models.functions import Cast, JSONObject
 
-from .models import MenuCategory, MenuItem, Restaurant, Sender
+from .models import PLAN_LIMITS, MenuCategory, MenuItem, Restaurant, Sender, StaffMembership, UsageCounter
+from .plans import MONTHLY_COUNTERS, plan_limits, usage_month
 
 
-def sender_for_route(*, providers: list[str], by: str, key: str) -> Sender | None:
-    """The active sender of one of these providers that a webhook route points at: our own number, or the
-    provider's routing id (Meta's phone number id)."""
+def sender_for_route(*, providers: list[str], by: str, key: str, account_credential: str = "") -> Sender | None:
+    """The active sender of one of these providers that a webhook route points at: our own number, the
+    provider's routing id (Meta's phone number id), or (by "account") the business account its credentials
+    name in `account_credential` (Meta's WABA id, for template news)."""
+    if by == "account":
+        return sender_for_account(providers=providers, account_id=key, account_credential=account_credential)
     lookup = {"phone_number": key} if by == "number" else {"routing_id": key}
     return (
-        Sender.objects.select_related("restaurant")
+        # The plan too: counting the inbound message against it needs no query of its own.
+        Sender.objects.select_related("restaurant__plan")
         .filter(provider__in=providers, active=True, restaurant__active=True, **lookup)
         .first()
     )
+
+
+def sender_for_account(*, providers: list[str], account_id: str, account_credential: str) -> Sender | None:
+    """The first active sender whose credentials name this business account. Credentials are encrypted, so
+    the provider's active senders are read and compared (template news is rare, and senders are few)."""
+    if not account_credential or not account_id:
+        return None
+    senders = Sender.objects.select_related("restaurant__plan").filter(
+        provider__in=providers, active=True, restaurant__active=True
+    )
+    for sender in senders.order_by("id").iterator(chunk_size=200):
+        if str((sender.credentials or {}).get(account_credential, "")) == account_id:
+            return sender
+    return None
 
 
 def restaurant_get(*, slug: str) -> Restaurant | None:
@@ -73,3 +95,26 @@ def sender_webhook_url(*, sender: Sender) -> str:
     if sender.provider in ("twilio", "console"):  # console senders post Twilio-format webhooks
         return f"{base}/webhooks/twilio/{TWILIO_CONNECTION_OVERRIDES}"
     return f"{base}/webhooks/{sender.provider}/"
+
+
+@dataclass(frozen=True)
+class Usage:
+    month: dt.date
+    limits: dict[str, int | None]
+    used: dict[str, int]
+    over_plan_messages: int
+
+
+def usage_of(*, restaurant: Restaurant, at: dt.datetime | None = None) -> Usage:
+    """This month's usage next to each limit (a read: the counter row, and two small counts)."""
+    month = usage_month(restaurant=restaurant, at=at)
+    counter = UsageCounter.objects.filter(restaurant_id=restaurant.pk, month=month).first()
+    used = {name: getattr(counter, field, 0) if counter else 0 for name, field in MONTHLY_COUNTERS.items()}
+    used["senders"] = Sender.objects.filter(restaurant_id=restaurant.pk, active=True).count()
+    used["staff_seats"] = StaffMembership.objects.filter(restaurant_id=restaurant.pk).count()
+    return Usage(
+        month=month,
+        limits=plan_limits(restaurant=restaurant),
+        used={name: used[name] for name in PLAN_LIMITS},
+        over_plan_messages=counter.over_plan_messages if counter else 0,
+    )

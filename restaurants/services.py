@@ -14,6 +14,7 @@ from sufrahbot.events import publish
 
 from .audit import audit_changes, audit_record
 from .models import MenuCategory, MenuItem, Restaurant, Sender
+from .plans import plan_sender_check
 
 
 def sender_number_validate(*, phone_number: str, exclude_pk: int | None = None) -> str:
@@ -62,23 +63,41 @@ def sender_register(
     phone_number: str,
     credentials: dict,
     messages_per_minute: int = 600,
+    active: bool = True,
+    by=None,
+    source: str = "",
 ) -> Sender:
+    """A new sender; an active one within the plan's senders (PlanLimitReached over it). Audited with `by`
+    (the credentials only as changed: never their values)."""
     number = sender_number_validate(phone_number=phone_number)
     cleaned = sender_credentials_clean(provider=provider, credentials=credentials)
     if messages_per_minute < 1:
         raise ValidationError({"messages_per_minute": "Must be at least 1."})
+    if active:
+        plan_sender_check(restaurant=restaurant)
     try:
         with transaction.atomic():
-            return Sender.objects.create(
+            sender = Sender.objects.create(
                 restaurant=restaurant,
                 provider=provider,
                 phone_number=number,
                 messages_per_minute=messages_per_minute,
+                active=active,
                 credentials=cleaned,
                 routing_id=provider_for(provider).routing_id(cleaned),
             )
     except IntegrityError:
         raise ValidationError({"phone_number": f"{number} is already registered."}) from None
+    after, secret = _sender_snapshot(sender)
+    audit_record(
+        restaurant_id=sender.restaurant_id,
+        actor=by,
+        action="sender.created",
+        target=sender,
+        changes=audit_changes({}, after, secret=secret),
+        source=source,
+    )
+    return sender
 
 
 # --- menu CRUD and sender updates from the dashboard API ---------------------------------------------------
@@ -304,7 +323,7 @@ def _sender_snapshot(sender: Sender) -> tuple[dict, set[str]]:
 
 
 @transaction.atomic
-def sender_update(*, sender: Sender, data: dict, by=None) -> Sender:
+def sender_update(*, sender: Sender, data: dict, by=None, source: str = "") -> Sender:
     """Change a sender: number (re-normalised, still unique), provider, credentials, rate, active.
 
     `data["credentials"]` holds only the credentials that change: the others keep their stored values (a
@@ -326,6 +345,8 @@ def sender_update(*, sender: Sender, data: dict, by=None) -> Sender:
             raise ValidationError({"messages_per_minute": "Must be at least 1."})
         sender.messages_per_minute = data["messages_per_minute"]
     if "active" in data:
+        if bool(data["active"]) and not Sender.objects.filter(pk=sender.pk, active=True).exists():
+            plan_sender_check(restaurant=sender.restaurant, exclude_pk=sender.pk)  # switched back on
         sender.active = bool(data["active"])
     try:
         with transaction.atomic():
@@ -335,7 +356,14 @@ def sender_update(*, sender: Sender, data: dict, by=None) -> Sender:
     # Secrets appear only as {"changed": true}: audit_changes never stores a token's value.
     after, secret_after = _sender_snapshot(sender)
     changes = audit_changes(before, after, secret=secret_before | secret_after)
-    audit_record(restaurant_id=sender.restaurant_id, actor=by, action="sender.changed", target=sender, changes=changes)
+    audit_record(
+        restaurant_id=sender.restaurant_id,
+        actor=by,
+        action="sender.changed",
+        target=sender,
+        changes=changes,
+        source=source,
+    )
     return sender
 
 

@@ -44,6 +44,8 @@ restaurant_urlpatterns = [
     path("orders/<int:oid>/", orders_api.OrderDetailApi.as_view(), name="order"),
     path("orders/<int:oid>/transition/", orders_api.OrderTransitionApi.as_view(), name="order-transition"),
     path("analytics/", backoffice_api.AnalyticsApi.as_view(), name="analytics"),
+    path("usage/", restaurants_api.UsageApi.as_view(), name="usage"),
+    path("staff/", restaurants_api.StaffListApi.as_view(), name="staff"),
     path("menu/", restaurants_api.MenuApi.as_view(), name="menu"),
     path("menu/categories/", restaurants_api.MenuCategoryListApi.as_view(), name="menu-categories"),
     path(

@@ -80,6 +80,18 @@ class TemplateNotSendable(Conflict):
     code = "template_not_sendable"
 
 
+class PlanLimitReached(DjangoValidationError):
+    """A plan limit would be passed (raised by restaurants.plans). A ValidationError, so admin forms and
+    commands show its message; the API answers 409 `plan_limit_reached` naming the limit."""
+
+    def __init__(self, *, limit: str, label: str, allowed: int, used: int, requested: int = 1):
+        self.limit, self.allowed, self.used, self.requested = limit, allowed, used, requested
+        super().__init__(
+            {limit: [f"The plan allows {allowed} {label}; {used} used, {requested} more requested."]},
+            code="plan_limit_reached",
+        )
+
+
 _CODES = {
     400: "invalid",
     401: "not_authenticated",
@@ -113,6 +125,10 @@ def django_validation_detail(exc: DjangoValidationError) -> dict[str, Any]:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF exception handler producing the project's error body, 500s included."""
+    if isinstance(exc, PlanLimitReached):  # a Django ValidationError too: before the generic mapping below
+        set_rollback()
+        details = {"limit": exc.limit, "allowed": exc.allowed, "used": exc.used, "requested": exc.requested}
+        return Response(error_body("plan_limit_reached", exc.messages[0], details), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)

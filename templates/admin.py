@@ -62,9 +62,13 @@ class MessageTemplateAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         data = {k: form.cleaned_data[k] for k in EDITABLE_FIELDS_ADMIN if k in form.cleaned_data}
         if change:
-            saved = template_update(template=MessageTemplate.objects.get(pk=obj.pk), by=request.user, data=data)
+            saved = template_update(
+                template=MessageTemplate.objects.get(pk=obj.pk), by=request.user, data=data, source="admin"
+            )
         else:
-            saved = template_create(restaurant=form.cleaned_data["restaurant"], by=request.user, data=data)
+            saved = template_create(
+                restaurant=form.cleaned_data["restaurant"], by=request.user, data=data, source="admin"
+            )
         obj.pk = saved.pk
         obj.refresh_from_db()
 
@@ -72,7 +76,7 @@ class MessageTemplateAdmin(TenantScopedAdmin):
     def submit(self, request, queryset):
         for template in queryset:
             try:
-                template = template_submit(template=template, by=request.user)
+                template = template_submit(template=template, by=request.user, source="admin")
             except ValidationError as exc:
                 self.message_user(request, f"{template}: {'; '.join(exc.messages)}", messages.ERROR)
             else:

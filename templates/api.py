@@ -170,7 +170,9 @@ class TemplateListApi(RestaurantScopedView):
     def post(self, request: Request, rid: int) -> Response:
         serializer = TemplateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        template = template_create(restaurant=self.restaurant, by=request.user, data=serializer.validated_data)
+        template = template_create(
+            restaurant=self.restaurant, by=request.user, data=serializer.validated_data, source="api"
+        )
         return Response(TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
 
 
@@ -195,7 +197,7 @@ class TemplateDetailApi(RestaurantScopedView):
         template = _template_or_404(restaurant=self.restaurant, template_id=template_id)
         serializer = TemplatePatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        template = template_update(template=template, by=request.user, data=serializer.validated_data)
+        template = template_update(template=template, by=request.user, data=serializer.validated_data, source="api")
         return Response(TemplateSerializer(template).data)
 
     @extend_schema(
@@ -204,7 +206,11 @@ class TemplateDetailApi(RestaurantScopedView):
         responses={204: None, **error_responses(400, 401, 403, 404)},
     )
     def delete(self, request: Request, rid: int, template_id: int) -> Response:
-        template_delete(template=_template_or_404(restaurant=self.restaurant, template_id=template_id), by=request.user)
+        template_delete(
+            template=_template_or_404(restaurant=self.restaurant, template_id=template_id),
+            by=request.user,
+            source="api",
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -221,7 +227,7 @@ class TemplateSubmitApi(RestaurantScopedView):
     )
     def post(self, request: Request, rid: int, template_id: int) -> Response:
         template = _template_or_404(restaurant=self.restaurant, template_id=template_id)
-        return Response(TemplateSerializer(template_submit(template=template, by=request.user)).data)
+        return Response(TemplateSerializer(template_submit(template=template, by=request.user, source="api")).data)
 
 
 class TemplatePreviewApi(RestaurantScopedView):

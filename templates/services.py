@@ -13,6 +13,7 @@ from django.utils import timezone
 from conversations.models import Conversation, Message
 from conversations.services.outbound import message_queue
 from providers.content import Button, OutboundContent
+from restaurants.audit import audit_changes, audit_record
 from restaurants.models import Restaurant
 from sufrahbot.errors import TemplateNotSendable
 from sufrahbot.events import publish
@@ -57,7 +58,11 @@ def _validate(template: MessageTemplate) -> None:
         )
 
 
-def template_create(*, restaurant: Restaurant, by=None, data: dict[str, Any]) -> MessageTemplate:
+def _audited_fields(template: MessageTemplate) -> dict[str, Any]:
+    return {**template.content(), "purpose": template.purpose, "status": template.status}
+
+
+def template_create(*, restaurant: Restaurant, by=None, data: dict[str, Any], source: str = "") -> MessageTemplate:
     """A new draft template. ValidationError (by field) when it breaks WhatsApp's rules."""
     template = MessageTemplate(restaurant=restaurant, **{k: v for k, v in data.items() if k in EDITABLE_FIELDS})
     _validate(template)
@@ -74,16 +79,25 @@ def template_create(*, restaurant: Restaurant, by=None, data: dict[str, Any]) ->
             changed_by=by,
             note="created",
         )
+        audit_record(
+            restaurant_id=restaurant.pk,
+            actor=by,
+            action="template.created",
+            target=template,
+            changes=audit_changes({}, _audited_fields(template)),
+            source=source,
+        )
         transaction.on_commit(lambda: _announce(template))
     return template
 
 
-def template_update(*, template: MessageTemplate, by=None, data: dict[str, Any]) -> MessageTemplate:
+def template_update(*, template: MessageTemplate, by=None, data: dict[str, Any], source: str = "") -> MessageTemplate:
     """Change a template; the content as it was is kept as a TemplateVersion. A content change to a template
     that a provider has seen sends it back to draft: it needs a new review before it can be sent."""
     with transaction.atomic():
         locked = MessageTemplate.objects.select_for_update().get(pk=template.pk)
         before, before_status, before_purpose = locked.content(), locked.status, locked.purpose
+        audited_before = _audited_fields(locked)
         for key, value in data.items():
             if key in EDITABLE_FIELDS:
                 setattr(locked, key, value)
@@ -106,14 +120,31 @@ def template_update(*, template: MessageTemplate, by=None, data: dict[str, Any])
                 # The registered Twilio content is immutable: a changed template registers anew.
                 locked.twilio_content_sid = ""
         locked.save()
+        audit_record(
+            restaurant_id=locked.restaurant_id,
+            actor=by,
+            action="template.changed",
+            target=locked,
+            changes=audit_changes(audited_before, _audited_fields(locked)),
+            source=source,
+        )
         transaction.on_commit(lambda: _announce(locked))
     return locked
 
 
-def template_delete(*, template: MessageTemplate, by=None) -> None:
+def template_delete(*, template: MessageTemplate, by=None, source: str = "") -> None:
     """Delete a template; one a campaign uses stays (ValidationError), so the campaign's record keeps it."""
     try:
-        template.delete()
+        with transaction.atomic():
+            audit_record(
+                restaurant_id=template.restaurant_id,
+                actor=by,
+                action="template.deleted",
+                target=template,
+                changes=audit_changes(_audited_fields(template), {}),
+                source=source,
+            )
+            template.delete()
     except ProtectedError:
         raise ValidationError({"template": ["A campaign uses this template: it cannot be deleted."]}) from None
     logger.info("template deleted", extra={"template_id": template.pk, "by_user_id": getattr(by, "pk", None)})
@@ -122,7 +153,7 @@ def template_delete(*, template: MessageTemplate, by=None) -> None:
 # --- the providers' review ----------------------------------------------------------------------------------
 
 
-def template_submit(*, template: MessageTemplate, by=None) -> MessageTemplate:
+def template_submit(*, template: MessageTemplate, by=None, source: str = "") -> MessageTemplate:
     """Send a draft (or rejected) template for review to the restaurant's provider. A provider's refusal is
     stored as a rejection with its reason; ValidationError when the template cannot be submitted at all."""
     if template.status not in (TemplateStatus.DRAFT, TemplateStatus.REJECTED):
@@ -156,6 +187,7 @@ def template_submit(*, template: MessageTemplate, by=None) -> MessageTemplate:
         status, reason = TemplateStatus.REJECTED, f"{exc.code}: {exc.message}"
     with transaction.atomic():
         locked = MessageTemplate.objects.select_for_update().get(pk=template.pk)
+        before_status = locked.status
         TemplateVersion.objects.create(
             template=locked,
             version=locked.version,
@@ -173,6 +205,17 @@ def template_submit(*, template: MessageTemplate, by=None) -> MessageTemplate:
             timezone.now(),
         )
         locked.save()
+        audit_record(
+            restaurant_id=locked.restaurant_id,
+            actor=by,
+            action="template.submitted",
+            target=locked,
+            changes={
+                "status": {"before": before_status, "after": status},
+                "provider": {"before": None, "after": sender.provider},
+            },
+            source=source,
+        )
         transaction.on_commit(lambda: _announce(locked))
     return locked
 

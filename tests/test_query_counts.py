@@ -22,11 +22,12 @@ WEBHOOK_REQUEST = 3  # the target is at most 4
 SEND = 3  # at most 4
 # Storing + answering + queueing the reply (at most 15), for either customer:
 #   the event read, its attempt counted;
-#   BEGIN, the conversation upserted with its counters, the message inserted unless stored, COMMIT;
+#   BEGIN, the conversation upserted with its counters, the plan's usage counted (one upsert), the message
+#   inserted unless stored, COMMIT;
 #   BEGIN, the conversation locked with restaurant, sender, bot session, menu, orders and last reply, the
 #   awaiting_bot claim, the session upserted, the replies inserted, the conversation's one UPDATE, COMMIT;
 #   the event closed.
-STORE_ANSWER_QUEUE = {"new customer": 14, "returning customer": 14}
+STORE_ANSWER_QUEUE = {"new customer": 15, "returning customer": 15}
 
 
 @pytest.fixture

@@ -16,12 +16,13 @@ from conversations.models import Message
 from conversations.services.delivery import UnknownStatus, message_status_update
 from conversations.services.inbound import message_receive
 from providers.base import Item, Provider, Route, StoredRequest
-from providers.content import InboundMessage, ItemFailure, MalformedWebhook, StatusUpdate
+from providers.content import InboundMessage, ItemFailure, MalformedWebhook, StatusUpdate, TemplateStatusChange
 from providers.registry import provider_for
 from restaurants.models import Sender
 from restaurants.selectors import sender_for_route
 from sufrahbot.logging import bind
 from sufrahbot.metrics import BOT_REPLY_SECONDS, DEAD_LETTERS, MESSAGES
+from templates.services import template_status_webhook_apply
 
 from .models import WebhookEvent
 
@@ -48,7 +49,12 @@ def stored_request(
 
 
 def route_sender(provider: Provider, route: Route) -> Sender | None:
-    return sender_for_route(providers=[provider.name, *provider.webhook_aliases], by=route.by, key=route.key)
+    return sender_for_route(
+        providers=[provider.name, *provider.webhook_aliases],
+        by=route.by,
+        key=route.key,
+        account_credential=getattr(provider, "account_credential", ""),
+    )
 
 
 def _admitted_sender(event: WebhookEvent, provider: Provider, route: Route) -> Sender | None:
@@ -68,6 +74,8 @@ def _item_ref(item: Item) -> dict:
         return {"type": "unreadable", "id": item.ref}
     if isinstance(item, InboundMessage):
         return {"type": "message", "id": item.provider_message_id, "kind": item.kind}
+    if isinstance(item, TemplateStatusChange):
+        return {"type": "template_status", "id": item.template_ref, "event": str(item.value.get("event", ""))}
     record = {"type": "status", "id": item.provider_message_id, "status": item.status}
     if item.errors:
         # Every error the provider gave (the message keeps the first code and text when it failed).
@@ -90,6 +98,11 @@ def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:
         if inbound_answer(message=message, inbound=item):
             BOT_REPLY_SECONDS.observe(time.perf_counter() - started)
         return ("stored", "") if created else ("duplicate", "already stored")
+    if isinstance(item, TemplateStatusChange):
+        # The account's template changed at the provider: only the routed restaurant's template may follow.
+        with transaction.atomic():
+            applied = template_status_webhook_apply(restaurant_id=sender.restaurant_id, value=item.value)
+        return ("applied", "") if applied else ("skipped", "no template of this restaurant with that id, or no change")
     assert isinstance(item, StatusUpdate)
     try:
         with transaction.atomic():

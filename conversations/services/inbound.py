@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from providers.content import InboundMessage
 from providers.phone import whatsapp_identity
 from restaurants.models import Sender
+from restaurants.plans import usage_inbound_record
 from sufrahbot.db import insert_unless_stored, upsert_returning
 from sufrahbot.events import publish
 
@@ -46,6 +48,10 @@ def _message_store(*, sender: Sender, inbound: InboundMessage) -> Message:
     # No row lock taken first: the upsert locks the conversation as the counters' UPDATE always did, and
     # storing must not wait for more than that.
     conversation = _conversation_upsert(sender=sender, inbound=inbound, now=now)
+    # Counted against the plan before the insert: a duplicate delivery rolls the count back with its upsert.
+    # Over the plan the message is flagged, and still stored and answered.
+    opens = conversation.window_opened_at == now  # this message opened a new 24-hour window
+    over_plan = usage_inbound_record(restaurant=sender.restaurant, opens_conversation=opens)
     message = Message(
         restaurant_id=sender.restaurant_id,
         conversation=conversation,
@@ -58,6 +64,7 @@ def _message_store(*, sender: Sender, inbound: InboundMessage) -> Message:
         status=MessageStatus.RECEIVED,
         status_rank=STATUS_RANK[MessageStatus.RECEIVED],
         awaiting_bot=True,
+        over_plan=over_plan,
     )
     if not insert_unless_stored(message):
         raise _AlreadyStored
@@ -87,6 +94,14 @@ def _conversation_upsert(*, sender: Sender, inbound: InboundMessage, now) -> Con
     ]
     if inbound.profile_name:
         assignments.append('"customer_name" = EXCLUDED."customer_name"')
+    # A message after 24 hours of silence opens a new customer service window (old values on the right: the
+    # stored last_inbound_at before this message). The cutoff is a timestamp we made, never outside input.
+    cutoff = connection.ops.adapt_datetimefield_value(now - settings.CUSTOMER_SERVICE_WINDOW)
+    old = f'"{table}"."last_inbound_at"'
+    assignments.append(
+        f'"window_opened_at" = CASE WHEN {old} IS NULL OR {old} <= \'{cutoff}\' '
+        f'THEN EXCLUDED."window_opened_at" ELSE "{table}"."window_opened_at" END'
+    )
     conversation = upsert_returning(
         Conversation(
             restaurant_id=sender.restaurant_id,
@@ -98,6 +113,7 @@ def _conversation_upsert(*, sender: Sender, inbound: InboundMessage, now) -> Con
             unread_count=1,
             last_inbound_at=now,
             last_message_at=now,
+            window_opened_at=now,
         ),
         conflict_fields=["restaurant", "customer_id"],
         assignments=assignments,

@@ -14,7 +14,7 @@ from integrations.models import ApiKey, WebhookDelivery, WebhookSubscription
 from integrations.services.api_keys import api_key_create
 from integrations.services.subscriptions import subscription_create
 from orders.models import Order
-from restaurants.models import MenuCategory, MenuItem, StaffMembership
+from restaurants.models import MenuCategory, MenuItem, Plan, StaffMembership, UsageCounter
 from sufrahbot.api_urls import restaurant_urlpatterns
 from templates.models import MessageTemplate
 from tests.factories import MenuCategoryFactory, MenuItemFactory, MessageFactory, RestaurantFactory
@@ -36,6 +36,9 @@ OPERATIONS = [
     ("get", "orders/{oid}/", None),
     ("post", "orders/{oid}/transition/", {"to": "CANCELLED"}),
     ("get", "analytics/", None),
+    ("get", "usage/", None),
+    ("get", "staff/", None),
+    ("post", "staff/", {"username": "leaked-user", "role": "AGENT"}),
     ("get", "menu/", None),
     ("get", "menu/categories/", None),
     ("post", "menu/categories/", {"name_ar": "س", "name_en": "S"}),
@@ -88,7 +91,9 @@ class Tenant:
     """A restaurant with one of everything, and an ADMIN of it."""
 
     def __init__(self, name: str):
-        self.restaurant = RestaurantFactory(name_en=f"{name} Grill")
+        self.restaurant = RestaurantFactory(
+            name_en=f"{name} Grill", plan=Plan.objects.create(name=f"{name}-secret-plan", staff_seats=5)
+        )
         self.admin = staff(self.restaurant, role="ADMIN")
         self.conversation = customer_conversation(restaurant=self.restaurant, customer_name=f"{name}-customer")
         self.message = MessageFactory(conversation=self.conversation, body=f"{name}-secret-message")
@@ -135,6 +140,8 @@ class Tenant:
             f"{name}_secret_template",
             f"{name}-template-body",
             f"{name}-secret-campaign",
+            f"{name}-secret-plan",
+            self.admin.username,
             self.conversation.customer_phone,
         ]
 
@@ -190,6 +197,8 @@ def _snapshot(tenant: Tenant) -> tuple:
             WebhookDelivery.objects.filter(restaurant=tenant.restaurant).values_list("id", "status", "next_attempt_at")
         ),
         list(ApiKey.objects.filter(restaurant=tenant.restaurant).values_list("id", "revoked_at")),
+        list(StaffMembership.objects.filter(restaurant=tenant.restaurant).values_list("id", "user_id", "role")),
+        list(UsageCounter.objects.filter(restaurant=tenant.restaurant).values_list("id", "campaigns")),
     )
 
 
@@ -253,7 +262,16 @@ def test_lists_hold_only_the_callers_rows(api, tenants):
     alpha, bravo = tenants
     headers = auth(alpha.admin)
 
-    for path in ("conversations/", "orders/", "menu/", "menu/categories/", "menu/items/", "conversations/stats/"):
+    for path in (
+        "conversations/",
+        "orders/",
+        "menu/",
+        "menu/categories/",
+        "menu/items/",
+        "conversations/stats/",
+        "usage/",
+        "staff/",
+    ):
         response = _call(api, "get", path, None, alpha.ids(), headers)
         assert response.status_code == 200
         text = response.content.decode()
@@ -276,7 +294,7 @@ def test_without_a_token_every_operation_is_401(api, tenants, method, path, body
 ADMIN_ONLY = [
     op
     for op in OPERATIONS
-    if op[1].startswith(("menu/", "templates/", "campaigns/"))
+    if op[1].startswith(("menu/", "templates/", "campaigns/", "staff/"))
     and op[0] != "get"
     and "preview" not in op[1]
     # Integrations are the restaurant's ADMINs' business, reads included (URLs, delivery payloads, keys).

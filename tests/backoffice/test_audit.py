@@ -109,3 +109,80 @@ def test_a_restaurants_admins_see_its_trail_and_nobody_elses(client, fake_twilio
 
     assert "mine-admin" in page and "order.moved" in page and "their-admin" not in page
     assert refused.status_code == 403
+
+
+def test_template_edits_through_the_api_and_admin_are_recorded_with_the_content_before_and_after(client):
+    restaurant = RestaurantFactory()
+    SenderFactory(restaurant=restaurant, provider="console", credentials={"auth_token": "t" * 32})
+    admin = staff(restaurant, role="ADMIN")
+    base = f"/api/v1/restaurants/{restaurant.pk}/templates/"
+    body = {"name": "pickup_ready", "language": "en", "category": "UTILITY", "body": "Your order is ready."}
+
+    created = client.post(base, body, content_type="application/json", **auth(admin)).json()
+    client.patch(
+        f"{base}{created['id']}/",
+        {"body": "Your order is ready to collect."},
+        content_type="application/json",
+        **auth(admin),
+    )
+    client.post(f"{base}{created['id']}/submit/", **auth(admin))
+    client.force_login(admin)
+    form = {
+        "restaurant": restaurant.pk,
+        "name": "pickup_ready",
+        "language": "en",
+        "category": "UTILITY",
+        "header_type": "none",
+        "body": "Collect it at the counter.",
+        "purpose": "",
+        "buttons": "[]",
+        "examples": "{}",
+        "header_text": "",
+        "header_image_url": "",
+        "footer": "",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
+    admin_page = client.post(f"/admin/message_templates/messagetemplate/{created['id']}/change/", form)
+    client.delete(f"{base}{created['id']}/", **auth(admin))
+
+    [made] = _entries(restaurant, "template.created")
+    assert made.actor == admin and made.source == "api"
+    assert made.changes["body"] == {"before": None, "after": "Your order is ready."}
+    changes = AuditEntry.objects.filter(restaurant=restaurant, action="template.changed").order_by("id")
+    api_edit = changes[0]
+    assert api_edit.source == "api"
+    assert api_edit.changes["body"] == {"before": "Your order is ready.", "after": "Your order is ready to collect."}
+    [submitted] = _entries(restaurant, "template.submitted")
+    assert submitted.changes["status"] == {"before": "draft", "after": "approved"}
+    assert admin_page.status_code == 302
+    admin_edit = changes[1]
+    assert admin_edit.source == "admin" and admin_edit.changes["body"]["after"] == "Collect it at the counter."
+    assert admin_edit.changes["status"] == {"before": "approved", "after": "draft"}  # a new review is needed
+    [deleted] = _entries(restaurant, "template.deleted")
+    assert deleted.changes["body"] == {"before": "Collect it at the counter.", "after": None}
+
+
+def test_registering_a_sender_is_recorded_without_its_secrets(client):
+    restaurant = RestaurantFactory()
+    root = UserFactory(is_superuser=True, is_staff=True)
+    token = "secret-auth-token-" + "9" * 20
+
+    response = client.post(
+        "/api/v1/admin/senders/",
+        {
+            "restaurant": restaurant.pk,
+            "provider": "twilio",
+            "phone_number": "+15550108801",
+            "credentials": {"account_sid": "AC" + "1" * 32, "auth_token": token},
+        },
+        content_type="application/json",
+        **auth(root),
+    )
+
+    assert response.status_code == 201, response.content
+    [created] = _entries(restaurant, "sender.created")
+    assert created.actor == root and created.source == "api"
+    assert created.changes["phone_number"] == {"before": None, "after": "+15550108801"}
+    assert created.changes["credentials.auth_token"] == {"changed": True}
+    assert token not in json.dumps(created.changes)

@@ -149,3 +149,69 @@ def test_the_inbox_is_live_replies_are_queued_and_orders_update(server, shots, m
             width = other.evaluate("document.documentElement.scrollWidth")
             assert width <= 1366, (path, width)
         browser.close()
+
+
+def test_a_template_is_picked_filled_previewed_and_sent_outside_the_window(server, shots, monkeypatch):
+    """The customer last wrote two days ago: free text is refused (the API's 409, shown on the page), an
+    approved template with its variables filled goes out through the same messages endpoint."""
+    sync_playwright = _playwright()
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from templates.services import template_create, template_submit
+
+    restaurant = RestaurantFactory(name_en="Layali Grill", name_ar="مشويات ليالي")
+    sender = ConsoleSenderFactory(restaurant=restaurant)
+    staff = UserFactory(username="agent-sara")
+    StaffMembership.objects.create(user=staff, restaurant=restaurant, role="AGENT")
+    template = template_create(
+        restaurant=restaurant,
+        data={
+            "name": "come_back",
+            "language": "en",
+            "category": "MARKETING",
+            "body": "Hi {{name}}, {{offer}} on your next order.",
+            "examples": {"name": "Sara", "offer": "10% off"},
+        },
+    )
+    assert template_submit(template=template).status == "approved"  # the console provider approves at once
+    phone = "+966501112244"
+    _webhook(server, sender, phone=phone, body="hello")
+    conversation = Conversation.objects.get(restaurant=restaurant, customer_phone=phone)
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(days=2))
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+        _login(page, server, staff.username)
+        page.goto(f"{server}/admin/inbox/?restaurant={restaurant.pk}&conversation={conversation.pk}")
+        page.wait_for_selector("#template-window >> text=window is closed", timeout=15000)
+        assert page.evaluate("document.getElementById('template-box').open") is True
+
+        # Free text outside the window: refused by the API, and the page says so.
+        page.fill("#reply-body", "Are you still there?")
+        page.click("#reply-send")
+        page.wait_for_selector("#reply-error:visible", timeout=10000)
+        assert "Not sent" in page.inner_text("#reply-error")
+
+        # Pick the template: one input per variable; the preview is the API's rendering.
+        page.wait_for_selector(f"#template-pick option[value='{template.pk}']", state="attached", timeout=10000)
+        page.select_option("#template-pick", str(template.pk))
+        page.wait_for_selector("#template-vars input[data-name=name]", timeout=10000)
+        assert page.is_disabled("#template-send")
+        page.fill("#template-vars input[data-name=name]", "Layla")
+        page.fill("#template-vars input[data-name=offer]", "a free dessert")
+        page.wait_for_selector("#template-preview >> text=Hi Layla, a free dessert on your next order.", timeout=10000)
+        page.screenshot(path=str(shots / "inbox_template.png"), full_page=True)
+        page.click("#template-send")
+        page.wait_for_selector(
+            "#thread-messages li.out.staff >> text=Hi Layla, a free dessert on your next order.", timeout=15000
+        )
+        browser.close()
+
+    sent = Message.objects.get(conversation=conversation, sent_by=staff)
+    assert sent.kind == "template" and sent.body == "Hi Layla, a free dessert on your next order."
+    assert sent.status in ("queued", "sending", "sent", "delivered")
+    assert not Message.objects.filter(conversation=conversation, body="Are you still there?").exists()

@@ -1,5 +1,7 @@
 // The live inbox: a client of the dashboard API (/api/v1/) and the events websocket (/ws/events/).
 // Replies go through the API (conversation_reply: queued, bot paused); every change arrives as an event.
+// Templates (approved ones, variables filled, previewed by the API's renderer) go through the same messages
+// endpoint: allowed outside the 24-hour window, where free text is refused.
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("inbox-config").textContent);
@@ -93,6 +95,15 @@
     $("btn-assign").disabled = !!(c.assignee && c.assignee.id === cfg.user_id);
     $("btn-resolve").hidden = c.status === "resolved";
     $("btn-reopen").hidden = c.status !== "resolved";
+    // Outside the window only a template reaches the customer: say so, and open the template box.
+    const closed = !c.service_window_open;
+    $("template-window").textContent = closed
+      ? "· the 24-hour window is closed: only an approved template can be sent"
+      : c.service_window_closes_at ? `· free text allowed until ${when(c.service_window_closes_at)}` : "";
+    $("reply-body").placeholder = closed
+      ? "The customer last wrote over 24 hours ago: send a template below."
+      : "Write a reply… (the bot pauses for this customer)";
+    if (closed) $("template-box").open = true;
   }
 
   function messageItem(m) {
@@ -182,6 +193,89 @@
     }
   });
 
+  // --- templates ------------------------------------------------------------------------------------
+  let templates = [];
+  let previewTimer = null;
+
+  function chosenTemplate() {
+    return templates.find((t) => String(t.id) === $("template-pick").value) || null;
+  }
+
+  function templateValues() {
+    const values = {};
+    for (const input of $("template-vars").querySelectorAll("input")) values[input.dataset.name] = input.value;
+    return values;
+  }
+
+  function templateError(error) {
+    const details = (error && error.body && error.body.error && error.body.error.details) || {};
+    const lines = Object.entries(details).map(([field, problems]) => `${field}: ${[].concat(problems).join(" ")}`);
+    $("template-error").textContent = `${error.message}${lines.length ? ` — ${lines.join("; ")}` : ""}`;
+    $("template-error").hidden = false;
+  }
+
+  async function loadTemplates() {
+    const page = await api("templates/?status=approved&page_size=100");
+    templates = page.results;
+    $("template-pick").replaceChildren(
+      el("option", { value: "" }, templates.length ? "Pick an approved template…" : "No approved templates yet"),
+      ...templates.map((t) => el("option", { value: t.id }, `${t.name} (${t.language})`)));
+    renderTemplateVars();
+  }
+
+  function renderTemplateVars() {
+    const t = chosenTemplate();
+    $("template-vars").replaceChildren(...(t ? t.variables : []).map((name) => {
+      const input = el("input", { type: "text", "data-name": name, dir: "auto", maxlength: "1024",
+        placeholder: (t.examples || {})[name] || "" });
+      input.addEventListener("input", () => { clearTimeout(previewTimer); previewTimer = setTimeout(previewTemplate, 250); });
+      return el("label", {}, name, input);
+    }));
+    previewTemplate();
+  }
+
+  async function previewTemplate() {
+    const t = chosenTemplate();
+    $("template-error").hidden = true;
+    $("template-preview").textContent = "";
+    const values = templateValues();
+    const missing = t ? t.variables.filter((name) => !values[name].trim()) : [];
+    $("template-send").disabled = !t || missing.length > 0;
+    if (!t) return;
+    if (missing.length) { $("template-preview").textContent = `Fill in: ${missing.join(", ")}`; return; }
+    try {
+      // The API's renderer: the text exactly as the customer will read it.
+      const rendered = await api("templates/preview/", { method: "POST", body: JSON.stringify({ template: t.id, variables: values }) });
+      if (chosenTemplate() === t) $("template-preview").textContent = [rendered.header, rendered.text, rendered.footer].filter(Boolean).join("\n\n");
+    } catch (error) {
+      $("template-send").disabled = true;
+      templateError(error);
+    }
+  }
+
+  $("template-pick").addEventListener("change", renderTemplateVars);
+  $("template-send").addEventListener("click", async () => {
+    const t = chosenTemplate();
+    if (!t || !current) return;
+    $("template-send").disabled = true;
+    $("template-error").hidden = true;
+    const box = $("template-box");
+    try {
+      const key = box.dataset.key || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+      box.dataset.key = key;
+      await api(`conversations/${current}/messages/`, {
+        method: "POST", headers: { "Idempotency-Key": key }, body: JSON.stringify({ template: t.id, variables: templateValues() }),
+      });
+      delete box.dataset.key;
+      $("template-pick").value = "";
+      renderTemplateVars();
+      await Promise.all([loadMessages(), api(`conversations/${current}/`).then((c) => { conversation = c; renderHead(); })]);
+    } catch (error) {
+      templateError(error);
+      $("template-send").disabled = false;
+    }
+  });
+
   // --- live events ----------------------------------------------------------------------------------
   let backoff = 1000;
   function connect() {
@@ -201,6 +295,8 @@
       } else if (event.type === "conversation.updated") {
         if (current && event.conversation.id === current) api(`conversations/${current}/`).then((c) => { conversation = c; renderHead(); });
         loadList();
+      } else if (event.type === "template.updated") {
+        loadTemplates(); // approved (or paused) at the provider: the pick list follows
       } else if (event.type === "order.created" || event.type === "order.updated") {
         orders.set(event.order.id, event.order);
         renderOrders();
@@ -217,6 +313,7 @@
   }
 
   loadList();
+  loadTemplates();
   if (current) open(current);
   connect();
 })();
