@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.http import FileResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
@@ -14,8 +16,16 @@ from restaurants.permissions import RestaurantScopedView
 from sufrahbot.errors import ConflictError, error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
 
-from .models import Conversation, Message, MessageStatus
-from .selectors import PREVIEW_LENGTH, conversation_get, conversation_list, conversation_stats, message_list
+from .downloads import media_file_response
+from .models import Conversation, Message, MessageMedia, MessageStatus
+from .selectors import (
+    PREVIEW_LENGTH,
+    conversation_get,
+    conversation_list,
+    conversation_stats,
+    message_list,
+    message_media_get,
+)
 from .services.outbound import OutsideServiceWindow, service_window_open
 from .services.staff import conversation_reply, conversation_update
 
@@ -164,6 +174,29 @@ class MessageContentField(serializers.JSONField):
     """The stored content as it is (buttons and lists for outbound; the typed inbound keys above)."""
 
 
+class MessageFileSerializer(serializers.Serializer):
+    """A file of the message as we keep it (inbound: fetched from the provider by a task)."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="image, document, audio, video, sticker")
+    status = serializers.ChoiceField(
+        choices=MessageMedia.Status.choices, help_text="pending: being fetched; failed: see error_code."
+    )
+    content_type = serializers.CharField(help_text="Checked against the file's bytes once stored.")
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes.")
+    sha256 = serializers.CharField(help_text="Hex digest of the stored bytes.")
+    filename = serializers.CharField()
+    error_code = serializers.CharField(help_text="not_found, too_large, wrong_type, network, …")
+    download_url = serializers.SerializerMethodField(
+        help_text="The file, for this restaurant's staff only (same Authorization); null until stored."
+    )
+
+    def get_download_url(self, media: MessageMedia) -> str | None:
+        if media.status != MessageMedia.Status.STORED:
+            return None
+        return reverse("api:message-media", kwargs={"rid": media.restaurant_id, "media_id": media.pk})
+
+
 class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()
@@ -175,6 +208,7 @@ class MessageSerializer(serializers.Serializer):
     error_code = serializers.CharField()
     error_message = serializers.CharField()
     sent_by = StaffUserSerializer(allow_null=True, help_text="The staff member who wrote it; null for bot/customer.")
+    files = MessageFileSerializer(source="media_files.all", many=True, help_text="Its media, as kept here.")
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
 
@@ -389,3 +423,25 @@ class ConversationStatsApi(RestaurantScopedView):
     )
     def get(self, request: Request, rid: int) -> Response:
         return Response(ConversationStatsSerializer(conversation_stats(restaurant=self.restaurant)).data)
+
+
+class MessageMediaDownloadApi(RestaurantScopedView):
+    @extend_schema(
+        operation_id="message_media_download",
+        summary="Download a message's file",
+        description=(
+            "The stored bytes of one message file of this restaurant, with its checked content type. Images "
+            "and stickers are served inline, everything else as an attachment; never cached by shared caches."
+        ),
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+            **error_responses(401, 404),
+        },
+    )
+    def get(self, request: Request, rid: int, media_id: int) -> FileResponse:
+        media = message_media_get(restaurant=self.restaurant, media_id=media_id)
+        if media is None:
+            raise exceptions.NotFound("No such file.")
+        if media.status != MessageMedia.Status.STORED:
+            raise exceptions.NotFound(f"This file is not stored ({media.status}).")
+        return media_file_response(media)

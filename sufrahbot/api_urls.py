@@ -21,6 +21,7 @@ restaurant_urlpatterns = [
         templates_api.ConversationMessagesWithTemplatesApi.as_view(),  # free text, or an approved template
         name="conversation-messages",
     ),
+    path("media/<int:media_id>/", conversations_api.MessageMediaDownloadApi.as_view(), name="message-media"),
     path("conversations/<int:cid>/consent/", campaigns_api.ConsentApi.as_view(), name="conversation-consent"),
     path("campaigns/", campaigns_api.CampaignListApi.as_view(), name="campaigns"),
     path("campaigns/<int:campaign_id>/", campaigns_api.CampaignDetailApi.as_view(), name="campaign"),

@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 import schemathesis
+from django.core.files.base import ContentFile
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from campaigns.models import Campaign
+from conversations.models import MessageMedia
 from templates.services import template_defaults_ensure
 from tests.factories import MenuCategoryFactory, MenuItemFactory, MessageFactory, RestaurantFactory, UserFactory
 from tests.orders.factories import customer_conversation, placed_order
@@ -116,7 +118,15 @@ def test_generated_requests_never_get_a_server_error(app_schema):
     restaurant = RestaurantFactory()
     member = staff(restaurant, role="ADMIN")
     conversation = customer_conversation(restaurant=restaurant)
-    MessageFactory(conversation=conversation)
+    media = MessageMedia(
+        restaurant=restaurant,
+        message=MessageFactory(conversation=conversation),
+        kind="image",
+        status="stored",
+        content_type="image/png",
+    )
+    media.file.save("dot.png", ContentFile(b"\x89PNG\r\n\x1a\n"), save=False)
+    media.save()
     category = MenuCategoryFactory(restaurant=restaurant)
     item = MenuItemFactory(category=category)
     order = placed_order(conversation=conversation)
@@ -130,6 +140,7 @@ def test_generated_requests_never_get_a_server_error(app_schema):
         "category_id": category.pk,
         "item_id": item.pk,
         "sender_id": sender_id,
+        "media_id": media.pk,
         "template_id": template.pk,
         "campaign_id": Campaign.objects.create(
             restaurant=restaurant, name="fuzz", template=template, sender=conversation.sender, variables={}

@@ -7,9 +7,10 @@ new endpoint cannot slip in untested.
 from __future__ import annotations
 
 import pytest
+from django.core.files.base import ContentFile
 
 from campaigns.models import Campaign, MarketingConsent
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, MessageMedia
 from orders.models import Order
 from restaurants.models import MenuCategory, MenuItem, StaffMembership
 from sufrahbot.api_urls import restaurant_urlpatterns
@@ -52,6 +53,7 @@ OPERATIONS = [
     ("delete", "templates/{template_id}/", None),
     ("post", "templates/{template_id}/submit/", None),
     ("post", "conversations/{cid}/messages/", {"template": "{template_id}", "variables": {}}),
+    ("get", "media/{media_id}/", None),
     ("get", "conversations/{cid}/consent/", None),
     ("put", "conversations/{cid}/consent/", {"opted_in": True, "tags": ["leak"]}),
     ("get", "campaigns/", None),
@@ -93,8 +95,15 @@ class Tenant:
             sender=self.conversation.sender,
             variables={"name": {"value": "x"}},
         )
+        self.media = MessageMedia(
+            restaurant=self.restaurant, message=self.message, kind="document", status="stored", filename="x.txt"
+        )
+        self.media.content_type = "text/plain"
+        self.media.file.save("x.txt", ContentFile(f"{name}-secret-file".encode()), save=False)
+        self.media.save()
         self.markers = [
             f"{name}-customer",
+            f"{name}-secret-file",
             f"{name}-secret-message",
             f"{name}-category",
             f"{name}-dish",
@@ -113,6 +122,7 @@ class Tenant:
             "item_id": self.item.pk,
             "template_id": self.template.pk,
             "campaign_id": self.campaign.pk,
+            "media_id": self.media.pk,
         }
 
 
