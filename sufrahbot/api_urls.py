@@ -53,6 +53,7 @@ restaurant_urlpatterns = [
     ),
     path("menu/items/", restaurants_api.MenuItemListApi.as_view(), name="menu-items"),
     path("menu/items/<int:item_id>/", restaurants_api.MenuItemDetailApi.as_view(), name="menu-item"),
+    path("menu/items/<int:item_id>/photo/", restaurants_api.MenuItemPhotoApi.as_view(), name="menu-item-photo"),
 ]
 
 urlpatterns = [

@@ -205,6 +205,9 @@ MEDIA_FETCH_RETRY_BASE_SECONDS = float(os.environ.get("MEDIA_FETCH_RETRY_BASE_SE
 MEDIA_FETCH_MAX_SECONDS = float(os.environ.get("MEDIA_FETCH_MAX_SECONDS", "120"))
 # Media URLs are fetched only over https from public addresses; tests reach their local fakes with this on.
 MEDIA_FETCH_ALLOW_PRIVATE_NETWORKS = os.environ.get("MEDIA_FETCH_ALLOW_PRIVATE_NETWORKS", "") == "1"
+# Menu photos (restaurants.photos): the largest upload accepted, and a pixel cap against decompression bombs.
+MENU_PHOTO_MAX_UPLOAD_BYTES = int(os.environ.get("MENU_PHOTO_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+MENU_PHOTO_MAX_PIXELS = int(os.environ.get("MENU_PHOTO_MAX_PIXELS", "40000000"))
 # How long the signed link a provider fetches an outbound file from stays valid.
 MEDIA_PUBLIC_URL_MAX_AGE_SECONDS = int(os.environ.get("MEDIA_PUBLIC_URL_MAX_AGE_SECONDS", "3600"))
 
@@ -217,8 +220,8 @@ if not FIELD_ENCRYPTION_KEYS and not (DEBUG or EMBEDDED):
     # A key derived from SECRET_KEY would put every provider token one leaked setting away from plaintext.
     raise RuntimeError(
         "FIELD_ENCRYPTION_KEYS must be set outside the embedded default and DEBUG: it encrypts provider tokens "
-        "at rest. Make one with\n  python -c \"from cryptography.fernet import Fernet; "
-        "print(Fernet.generate_key().decode())\"\nand set FIELD_ENCRYPTION_KEYS=<that key> (see .env.example)."
+        'at rest. Make one with\n  python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"\nand set FIELD_ENCRYPTION_KEYS=<that key> (see .env.example).'
     )
 
 # --- Redis, Celery, Channels ------------------------------------------------------------------------

@@ -149,8 +149,15 @@ def test_generated_requests_never_get_a_server_error(app_schema):
 
     operations = [result.ok() for result in app_schema.get_all_operations()]
     assert len(operations) >= 25
-    # Deletes last (items before their categories), so the real rows live for the other operations.
-    operations.sort(key=lambda op: (op.method.upper() == "DELETE", "categories" in op.path))
+    # Deletes last (a sub-resource before its item, items before their categories), so the real rows live for
+    # the other operations.
+    operations.sort(
+        key=lambda op: (
+            op.method.upper() == "DELETE",
+            "categories" in op.path,
+            -op.path.count("/") if op.method.upper() == "DELETE" else 0,
+        )
+    )
     reached_handler = {}
     for operation in operations:
         token = auth(platform_admin if operation.path.startswith("/api/v1/admin/") else member)
