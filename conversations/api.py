@@ -27,7 +27,7 @@ from .selectors import (
     message_media_get,
 )
 from .services.outbound import OutsideServiceWindow, service_window_open
-from .services.staff import conversation_reply, conversation_update
+from .services.staff import conversation_reply, conversation_reply_file, conversation_update
 
 IDEMPOTENCY_KEY_MAX = 200
 
@@ -344,7 +344,38 @@ class ConversationDetailApi(RestaurantScopedView):
 
 
 class MessageCreateInputSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=4096, help_text="The reply, plain text (WhatsApp allows 4096).")
+    body = serializers.CharField(
+        max_length=4096,
+        required=False,
+        help_text="The reply, plain text (WhatsApp allows 4096); with a file, its caption (at most 1024).",
+    )
+    file = serializers.FileField(
+        required=False, help_text="An image (JPEG/PNG) or document to send (multipart/form-data), within the limits."
+    )
+    media_url = serializers.URLField(
+        required=False, max_length=2000, help_text="Or an https URL of the file: fetched and checked when it is sent."
+    )
+    kind = serializers.ChoiceField(
+        choices=["image", "document"],
+        required=False,
+        help_text="What the file is sent as; by default an image for JPEG/PNG, else a document.",
+    )
+    filename = serializers.CharField(required=False, max_length=200, help_text="The name a document shows.")
+
+    def validate(self, attrs):
+        has_file = "file" in attrs or "media_url" in attrs
+        if "file" in attrs and "media_url" in attrs:
+            raise serializers.ValidationError({"file": ["Give a file or a media_url, not both."]})
+        if not has_file and not (attrs.get("body") or "").strip():
+            raise serializers.ValidationError({"body": ["Give a body, a file or a media_url."]})
+        if has_file and len(attrs.get("body") or "") > 1024:
+            raise serializers.ValidationError({"body": ["A caption may be at most 1024 characters."]})
+        if has_file and "kind" not in attrs:
+            declared = getattr(attrs.get("file"), "content_type", "") or ""
+            path = attrs.get("media_url", "").split("?", 1)[0].lower()
+            is_image = declared in ("image/jpeg", "image/png") or path.endswith((".jpg", ".jpeg", ".png"))
+            attrs["kind"] = "image" if is_image else "document"
+        return attrs
 
 
 class ConversationMessagesApi(RestaurantScopedView):
@@ -370,6 +401,10 @@ class ConversationMessagesApi(RestaurantScopedView):
         summary="Send a staff reply",
         description=(
             "Queues a free-text reply through the outbound path and pauses the bot for this conversation. "
+            "With `file` (multipart/form-data) or `media_url`, sends an image or document (`body` is its "
+            "caption), checked against the conversation's provider: JPEG/PNG images up to 5 MB; documents "
+            "(PDF, Word, Excel, PowerPoint, text) up to 100 MB on the Cloud API, 16 MB and no caption on Twilio; "
+            "a file that breaks them is a 400 naming the problem. "
             "With an `Idempotency-Key` header, repeating the request with the same key sends nothing new: "
             "the first message comes back with 200 (and `Idempotent-Replayed: true`) instead of 201. "
             "Outside the 24-hour customer service window the reply is refused with 409 "
@@ -400,13 +435,23 @@ class ConversationMessagesApi(RestaurantScopedView):
             raise exceptions.ValidationError(
                 {"Idempotency-Key": [f"Ensure this header has no more than {IDEMPOTENCY_KEY_MAX} characters."]}
             )
+        data = serializer.validated_data
         try:
-            message, created = conversation_reply(
-                conversation=conversation,
-                body=serializer.validated_data["body"],
-                sent_by=request.user,
-                idempotency_key=key,
-            )
+            if "kind" in data:
+                message, created = conversation_reply_file(
+                    conversation=conversation,
+                    kind=data["kind"],
+                    caption=data.get("body", ""),
+                    upload=data.get("file"),
+                    url=data.get("media_url", ""),
+                    filename=data.get("filename", ""),
+                    sent_by=request.user,
+                    idempotency_key=key,
+                )
+            else:
+                message, created = conversation_reply(
+                    conversation=conversation, body=data["body"], sent_by=request.user, idempotency_key=key
+                )
         except OutsideServiceWindow as exc:
             raise ConflictError(str(exc), code="outside_service_window") from None
         message = message_list(conversation=conversation).get(pk=message.pk)

@@ -335,6 +335,10 @@ class OutboundMediaRules:
             problems.append(f"a {kind} must be one of: {allowed} (this is {base_type(content_type) or 'unknown'})")
         if size > self.max_bytes[kind]:
             problems.append(f"a {kind} may be at most {self.max_bytes[kind] // MB} MB (this is {size} bytes)")
+        return problems + self.caption_violations(kind=kind, caption=caption)
+
+    def caption_violations(self, *, kind: str, caption: str) -> list[str]:
+        problems = []
         if len(caption) > CAPTION_MAX:
             problems.append(f"the caption may be at most {CAPTION_MAX} characters")
         if kind == "document" and caption and not self.document_caption:

@@ -436,8 +436,13 @@ def message_payload(*, to: str, content: OutboundContent) -> dict:
                 ],
             },
         }
-    elif content.kind == "image":
-        payload.update(type="image", image={"link": content.media_url, "caption": content.body})
+    elif content.kind in ("image", "document"):
+        media: dict = {"link": content.media_url}
+        if content.body:
+            media["caption"] = content.body
+        if content.kind == "document" and content.filename:
+            media["filename"] = content.filename
+        payload.update(type=content.kind, **{content.kind: media})
         return payload
     elif content.kind == "template" and content.template_meta:
         payload.update(type="template", template=content.template_meta["template"])

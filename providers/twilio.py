@@ -212,6 +212,8 @@ def send(
         params["content_variables"] = content.template_twilio.get("ContentVariables") or "{}"
     if content.media_url:
         params["media_url"] = [content.media_url]
+        if not params.get("body"):
+            del params["body"]  # media alone (Twilio sends a document without a caption)
     if status_callback_url:
         params["status_callback"] = status_callback_url
     try:

@@ -62,7 +62,7 @@ def photo_prepare(upload) -> PreparedPhoto:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoRejected("The file is not an image we can read (JPEG, PNG or WebP).") from None
-    except Exception:  # noqa: BLE001 - any decoder failure on an untrusted upload means a damaged file
+    except Exception:  # any decoder failure on an untrusted upload means a damaged file
         raise PhotoRejected("The image is damaged or incomplete.") from None
     if min(image.size) < MIN_SIDE:
         raise PhotoRejected(f"The photo is {image.width}×{image.height}; at least {MIN_SIDE} px a side is needed.")

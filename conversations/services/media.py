@@ -8,11 +8,13 @@ message itself is kept either way). Oversized or mistyped files are refused at o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core import signing
@@ -20,7 +22,8 @@ from django.core.files import File
 from django.db.models import F, Q
 from django.utils import timezone
 
-from providers.media import EXTENSIONS, MAX_BYTES, MediaError, kind_for_type, type_check
+from providers.content import OutboundContent, SendError
+from providers.media import EXTENSIONS, MAX_BYTES, SNIFF_BYTES, MediaError, download, kind_for_type, type_check
 from providers.registry import provider_for
 from restaurants.models import Sender
 from sufrahbot.events import publish
@@ -161,16 +164,146 @@ def media_public_token(*, media: MessageMedia) -> str:
 
 
 def media_public_url(*, media: MessageMedia) -> str:
-    """A signed, expiring URL of one stored file (MEDIA_PUBLIC_URL_MAX_AGE_SECONDS) for the provider to fetch.
-    It names nothing else: another file needs its own signature."""
-    return f"{settings.PUBLIC_BASE_URL}/media/{media_public_token(media=media)}/{media.filename or 'file'}"
+    """A signed, expiring URL of one stored outbound file (MEDIA_PUBLIC_URL_MAX_AGE_SECONDS) for the provider
+    to fetch, made when the message is sent. It names nothing else: another file needs its own signature."""
+    name = quote((media.filename or "file").replace("/", "_"))
+    return f"{settings.PUBLIC_BASE_URL}/media/{media_public_token(media=media)}/{name}"
 
 
 def media_by_public_token(*, token: str) -> MessageMedia | None:
+    """The outbound file a signed link names, while it is valid; None for anything else (a customer's file is
+    never reachable this way, whatever is signed)."""
     try:
         data = signing.loads(token, salt=PUBLIC_LINK_SALT, max_age=settings.MEDIA_PUBLIC_URL_MAX_AGE_SECONDS)
     except signing.BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("m"), int):
         return None
-    return MessageMedia.objects.filter(pk=data["m"], status=MessageMedia.Status.STORED).first()
+    return MessageMedia.objects.filter(
+        pk=data["m"], status=MessageMedia.Status.STORED, message__direction=Message.Direction.OUTBOUND
+    ).first()
+
+
+# --- outbound files ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutgoingFile:
+    """A file to send with a message: an upload (`content`), a file already in storage (`storage_name`, e.g.
+    a menu photo), or a URL we fetch when it is sent (`url`)."""
+
+    kind: str  # image | document
+    content_type: str = ""
+    size: int = 0
+    sha256: str = ""
+    filename: str = ""
+    content: File | None = None
+    storage_name: str = ""
+    url: str = ""
+
+
+def outgoing_upload_check(*, upload, kind: str, caption: str, rules) -> OutgoingFile:
+    """An uploaded file checked against the provider's rules (type by its bytes, size, caption); raises
+    MediaError with the reason."""
+    upload.seek(0)
+    head = upload.read(SNIFF_BYTES)
+    content_type = type_check(
+        kind=kind,
+        declared=getattr(upload, "content_type", "") or "",
+        head=head,
+        allowed=rules.types.get(kind, frozenset()),
+    )
+    problems = rules.violations(kind=kind, content_type=content_type, size=upload.size, caption=caption)
+    if problems:
+        raise MediaError("refused", "; ".join(problems), retryable=False)
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    name = (getattr(upload, "name", "") or f"{kind}{EXTENSIONS.get(content_type, '')}").rsplit("/", 1)[-1][:200]
+    return OutgoingFile(
+        kind=kind, content_type=content_type, size=upload.size, sha256=digest.hexdigest(), filename=name, content=upload
+    )
+
+
+def message_media_attach(*, message: Message, files: list[OutgoingFile]) -> list[MessageMedia]:
+    """Rows for an outbound message's files, in its transaction: stored at once (an upload or a stored file),
+    or pending a URL fetched when the message is sent."""
+    rows = []
+    for position, outgoing in enumerate(files):
+        row = MessageMedia(
+            restaurant_id=message.restaurant_id,
+            message=message,
+            position=position,
+            kind=outgoing.kind,
+            content_type=outgoing.content_type,
+            size=outgoing.size or None,
+            sha256=outgoing.sha256,
+            filename=outgoing.filename,
+        )
+        if outgoing.url:
+            row.reference = {"url": outgoing.url}
+        elif outgoing.content is not None:
+            row.file.save(outgoing.filename or "file", outgoing.content, save=False)
+            row.status, row.stored_at = MessageMedia.Status.STORED, timezone.now()
+        else:
+            row.file.name = outgoing.storage_name
+            row.status, row.stored_at = MessageMedia.Status.STORED, timezone.now()
+        row.save()
+        rows.append(row)
+    return rows
+
+
+def outbound_content_with_media(*, message: Message, content: OutboundContent, rules) -> OutboundContent:
+    """The content as the provider gets it: the signed link to the message's file (fetched first when staff
+    gave a URL), checked against the provider's limits. Raises SendError (retryable or not)."""
+    if content.kind not in ("image", "document"):
+        return content
+    media = message.media_files.order_by("position").first()
+    if media is None:
+        raise SendError("media_missing", "the message has no file to send", retryable=False)
+    if media.status == MessageMedia.Status.PENDING:
+        media = _outbound_url_fetch(media=media, rules=rules)
+    elif media.status != MessageMedia.Status.STORED:
+        raise SendError(f"media_{media.error_code or 'failed'}"[:32], media.error_message or "no file", retryable=False)
+    problems = rules.violations(
+        kind=media.kind, content_type=media.content_type, size=media.size or 0, caption=content.body
+    )
+    if problems:
+        raise SendError("media_refused", "; ".join(problems), retryable=False)
+    return replace(content, media_url=media_public_url(media=media), filename=content.filename or media.filename)
+
+
+def _outbound_url_fetch(*, media: MessageMedia, rules) -> MessageMedia:
+    url = str(media.reference.get("url", ""))
+    max_bytes = rules.max_bytes.get(media.kind, 0)
+    MessageMedia.objects.filter(pk=media.pk).update(attempts=F("attempts") + 1)
+    with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as sink:
+        try:
+            downloaded = download(url, sink=sink, max_bytes=max_bytes, max_redirects=3)
+            content_type = type_check(
+                kind=media.kind,
+                declared=downloaded.declared_type,
+                head=downloaded.head,
+                allowed=rules.types.get(media.kind, frozenset()),
+            )
+        except MediaError as exc:
+            if not exc.retryable:
+                MessageMedia.objects.filter(pk=media.pk).update(
+                    status=MessageMedia.Status.FAILED, error_code=exc.code[:32], error_message=exc.message[:2000]
+                )
+            raise SendError(f"media_{exc.code}"[:32], exc.message, retryable=exc.retryable) from None
+        sink.seek(0)
+        tail = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        filename = media.filename or downloaded.filename or tail or f"{media.kind}{EXTENSIONS.get(content_type, '')}"
+        media.file.save(filename[:200], File(sink, name=filename[:200]), save=False)
+    media.status, media.content_type, media.size, media.sha256 = (
+        MessageMedia.Status.STORED,
+        content_type,
+        downloaded.size,
+        downloaded.sha256,
+    )
+    media.filename, media.stored_at = filename[:200], timezone.now()
+    media.save(update_fields=["status", "file", "content_type", "size", "sha256", "filename", "stored_at"])
+    return media
