@@ -94,7 +94,7 @@ class Turn:
             self.items_list(category_id=parts[0], page=parts[1])
             return True
         if (parts := id_parts(choice, "item:", 1)) is not None:
-            self.ask_quantity(item_id=parts[0])
+            self.ask_quantity(item_id=parts[0], show_photo=True)
             return True
         if (parts := id_parts(choice, "qty:", 1)) is not None:
             if s["item"] in self.items_by_id:
@@ -188,7 +188,7 @@ class Turn:
                 return True
             for item in category.items:
                 if wanted in (normalize(item.name_ar), normalize(item.name_en)):
-                    self.ask_quantity(item.id)
+                    self.ask_quantity(item.id, show_photo=True)
                     return True
         return False
 
@@ -278,13 +278,19 @@ class Turn:
         body = t("choose_item", lang, category=fit(category.name(lang), 100))
         self.send(list_message(with_notice(notice, body), rows, label=t("list_items", lang)))
 
-    def ask_quantity(self, item_id: int | None, notice: str = "") -> None:
+    def ask_quantity(self, item_id: int | None, notice: str = "", show_photo: bool = False) -> None:
         lang = self.lang
         item = self.items_by_id.get(item_id) if item_id is not None else None
         if item is None:
             self.categories_list(notice=notice or t("not_understood", lang))
             return
         self.s.update(step="quantity", item=item.id)
+        if show_photo and item.has_photo:
+            # The dish's photo as it is opened: the engine names it, the driver sends the stored image.
+            caption = f"{fit(item.name(lang), 100)} — {self.money(item.price)}"
+            if item.description(lang):
+                caption += "\n" + fit(item.description(lang), 900)  # a caption holds at most 1024
+            self.send(OutboundContent(kind="image", body=caption, media_ref=f"menu_item:{item.id}"))
         body = t("ask_quantity", lang, item=fit(item.name(lang), 100), price=self.money(item.price), max=MAX_QUANTITY)
         self.send(buttons_message(with_notice(notice, body), [(f"qty:{n}", str(n)) for n in QUICK_QUANTITIES]))
 

@@ -59,6 +59,7 @@ def bot_context_build(*, conversation: Conversation, before_message_id: int | No
                         price=Decimal(item["price"]),
                         description_ar=item["description_ar"],
                         description_en=item["description_en"],
+                        has_photo=bool(item.get("image")),
                     )
                     for item in category["items"]
                 ),
@@ -79,6 +80,7 @@ def bot_context_build(*, conversation: Conversation, before_message_id: int | No
                         price=item.price,
                         description_ar=item.description_ar,
                         description_en=item.description_en,
+                        has_photo=bool(item.image),
                     )
                     for item in category.items.all()
                 ),

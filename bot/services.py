@@ -20,12 +20,14 @@ from campaigns.services import consent_keyword_handle
 from conversations.models import BotSession, Conversation, Message
 from conversations.ratelimit import limiter
 from conversations.services.handoff import conversation_handoff, conversation_language_set
+from conversations.services.media import OutgoingFile
 from conversations.services.outbound import message_send, replies_queue
 from orders.selectors import order_get
 from orders.services import IllegalTransition, order_place, rating_later, rating_record
 from providers.content import InboundMessage, OutboundContent
 from sufrahbot import reply_ids
 from sufrahbot.texts import t
+from restaurants.models import MenuItem
 
 from . import engine
 from .selectors import bot_context_build, conversation_for_answer
@@ -110,7 +112,14 @@ def _reply(*, conversation: Conversation, message: Message, inbound: InboundMess
             state = follow_up.session
             outbound.extend(follow_up.outbound)
     _session_save(conversation=conversation, state=state)
-    replies_queue(conversation=conversation, contents=outbound, language_changed=language_changed)
+    contents, files = [], []
+    for content in outbound:
+        named = _named_media(conversation=conversation, ref=content.media_ref) if content.media_ref else None
+        if content.media_ref and not named:
+            continue  # the photo went away between the menu read and now: the text that follows still goes
+        contents.append(content)
+        files.append(named)
+    replies_queue(conversation=conversation, contents=contents, files=files, language_changed=language_changed)
 
 
 def _session_of(conversation: Conversation) -> BotSession | None:
@@ -128,6 +137,26 @@ def _session_save(*, conversation: Conversation, state: dict) -> None:
         unique_fields=["conversation"],
         update_fields=["state", "updated_at"],
     )
+
+
+def _named_media(*, conversation: Conversation, ref: str) -> list[OutgoingFile]:
+    """The stored file an engine reply names ("menu_item:7" → that dish's WhatsApp-size photo)."""
+    kind, _, key = ref.partition(":")
+    if kind != "menu_item" or not key.isdigit():
+        logger.warning("unknown media reference from the engine", extra={"ref": ref[:100]})
+        return []
+    item = MenuItem.objects.filter(restaurant_id=conversation.restaurant_id, pk=int(key)).exclude(image="").first()
+    if item is None:
+        return []
+    return [
+        OutgoingFile(
+            kind="image",
+            content_type="image/jpeg",  # restaurants.photos makes every menu photo a JPEG
+            size=item.image.size,
+            filename=f"dish-{item.pk}.jpg",
+            storage_name=item.image.name,
+        )
+    ]
 
 
 def _action_run(action: Action, *, conversation: Conversation) -> Outcome | None:

@@ -22,6 +22,7 @@ class MenuItemData:
     price: Decimal
     description_ar: str = ""
     description_en: str = ""
+    has_photo: bool = False  # an uploaded photo (MenuItem.image): shown when the customer opens the dish
 
     def name(self, language: str) -> str:
         return (self.name_ar if language == "ar" else self.name_en) or self.name_en or self.name_ar

@@ -3,11 +3,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.http import Http404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin
+from restaurants.admin_scoping import RESTAURANT_FILTER, TenantScopedAdmin, restaurant_ids_of
 
-from .models import Conversation, Message
+from .downloads import media_file_response
+from .models import Conversation, Message, MessageMedia
 from .services.handoff import conversation_bot_resume, conversation_handoff, conversation_language_set
 from .services.outbound import OutsideServiceWindow, message_retry
 from .services.staff import conversation_reply, conversation_update
@@ -17,7 +20,7 @@ class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
-    fields = ("created_at", "direction", "author", "text", "offered", "status", "error_code")
+    fields = ("created_at", "direction", "author", "text", "attachments", "offered", "status", "error_code")
     readonly_fields = fields
     ordering = ("created_at", "id")  # oldest first, as everywhere else a thread is read (admin, inbox)
     show_change_link = True
@@ -36,8 +39,36 @@ class MessageInline(admin.TabularInline):
     def offered(self, obj: Message) -> str:
         return offered_buttons(obj)
 
+    @admin.display(description="files")
+    def attachments(self, obj: Message) -> str:
+        return media_links(obj)
+
     def has_add_permission(self, request, obj=None):
         return False
+
+
+def media_links(message: Message) -> str:
+    """The message's files: stored images inline (a thumbnail linking to the file), others as links, and
+    what became of a fetch that did not work."""
+    parts = []
+    for media in message.media_files.all():
+        if media.status != MessageMedia.Status.STORED:
+            note = f"{media.kind}: {media.status}" + (f" ({media.error_code})" if media.error_code else "")
+            parts.append(format_html('<span class="sufrah-media-{}">{}</span>', media.status, note))
+            continue
+        url = reverse("admin:conversations_message_media", args=[media.pk])
+        if media.kind in ("image", "sticker"):
+            parts.append(
+                format_html(
+                    '<a href="{}" target="_blank"><img src="{}" alt="{}" style="max-width:160px;max-height:160px"></a>',
+                    url,
+                    url,
+                    media.filename,
+                )
+            )
+        else:
+            parts.append(format_html('<a href="{}">{} ({} bytes)</a>', url, media.filename, media.size))
+    return format_html_join(" ", "{}", ((p,) for p in parts)) if parts else "—"
 
 
 def offered_buttons(message: Message) -> str:
@@ -162,11 +193,31 @@ class MessageAdmin(TenantScopedAdmin):
         "error_code",
         "created_at",
     )
-    readonly_fields = [f.name for f in Message._meta.fields] + ["buttons_offered"]
+    readonly_fields = [f.name for f in Message._meta.fields] + ["buttons_offered", "files"]
 
     @admin.display(description="buttons offered")
     def buttons_offered(self, obj: Message) -> str:
         return offered_buttons(obj)
+
+    @admin.display(description="files")
+    def files(self, obj: Message) -> str:
+        return media_links(obj)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.media_view)
+        return [path("media/<int:media_id>/", view, name="conversations_message_media"), *super().get_urls()]
+
+    def media_view(self, request, media_id: int):
+        """A stored file, for staff of its restaurant only (the admin's session; no public URL)."""
+        if not self.has_view_permission(request):
+            raise Http404("No such file.")
+        media = MessageMedia.objects.filter(pk=media_id, status=MessageMedia.Status.STORED)
+        if not request.user.is_superuser:
+            media = media.filter(restaurant_id__in=restaurant_ids_of(request.user))
+        found = media.first()
+        if found is None:
+            raise Http404("No such file.")
+        return media_file_response(found)
 
     list_filter = ("status", "direction", "provider", "over_plan", RESTAURANT_FILTER)
     search_fields = ("provider_message_id", "body", "conversation__customer_phone")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.http import FileResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
@@ -14,10 +16,18 @@ from restaurants.permissions import ApiKeyScope, RestaurantScopedView
 from sufrahbot.errors import error_responses
 from sufrahbot.pagination import CursorPage, paginated_response
 
-from .models import Conversation, Message, MessageStatus
-from .selectors import PREVIEW_LENGTH, conversation_get, conversation_list, conversation_stats, message_list
+from .downloads import media_file_response
+from .models import Conversation, Message, MessageMedia, MessageStatus
+from .selectors import (
+    PREVIEW_LENGTH,
+    conversation_get,
+    conversation_list,
+    conversation_stats,
+    message_list,
+    message_media_get,
+)
 from .services.outbound import service_window_open
-from .services.staff import conversation_reply, conversation_update
+from .services.staff import conversation_reply, conversation_reply_file, conversation_update
 
 IDEMPOTENCY_KEY_MAX = 200
 
@@ -164,6 +174,29 @@ class MessageContentField(serializers.JSONField):
     """The stored content as it is (buttons and lists for outbound; the typed inbound keys above)."""
 
 
+class MessageFileSerializer(serializers.Serializer):
+    """A file of the message as we keep it (inbound: fetched from the provider by a task)."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="image, document, audio, video, sticker")
+    status = serializers.ChoiceField(
+        choices=MessageMedia.Status.choices, help_text="pending: being fetched; failed: see error_code."
+    )
+    content_type = serializers.CharField(help_text="Checked against the file's bytes once stored.")
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes.")
+    sha256 = serializers.CharField(help_text="Hex digest of the stored bytes.")
+    filename = serializers.CharField()
+    error_code = serializers.CharField(help_text="not_found, too_large, wrong_type, network, …")
+    download_url = serializers.SerializerMethodField(
+        help_text="The file, for this restaurant's staff only (same Authorization); null until stored."
+    )
+
+    def get_download_url(self, media: MessageMedia) -> str | None:
+        if media.status != MessageMedia.Status.STORED:
+            return None
+        return reverse("api:message-media", kwargs={"rid": media.restaurant_id, "media_id": media.pk})
+
+
 class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()
@@ -178,6 +211,7 @@ class MessageSerializer(serializers.Serializer):
         help_text="A customer message received while the restaurant was over its plan (stored and answered)."
     )
     sent_by = StaffUserSerializer(allow_null=True, help_text="The staff member who wrote it; null for bot/customer.")
+    files = MessageFileSerializer(source="media_files.all", many=True, help_text="Its media, as kept here.")
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
 
@@ -315,7 +349,38 @@ class ConversationDetailApi(RestaurantScopedView):
 
 
 class MessageCreateInputSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=4096, help_text="The reply, plain text (WhatsApp allows 4096).")
+    body = serializers.CharField(
+        max_length=4096,
+        required=False,
+        help_text="The reply, plain text (WhatsApp allows 4096); with a file, its caption (at most 1024).",
+    )
+    file = serializers.FileField(
+        required=False, help_text="An image (JPEG/PNG) or document to send (multipart/form-data), within the limits."
+    )
+    media_url = serializers.URLField(
+        required=False, max_length=2000, help_text="Or an https URL of the file: fetched and checked when it is sent."
+    )
+    kind = serializers.ChoiceField(
+        choices=["image", "document"],
+        required=False,
+        help_text="What the file is sent as; by default an image for JPEG/PNG, else a document.",
+    )
+    filename = serializers.CharField(required=False, max_length=200, help_text="The name a document shows.")
+
+    def validate(self, attrs):
+        has_file = "file" in attrs or "media_url" in attrs
+        if "file" in attrs and "media_url" in attrs:
+            raise serializers.ValidationError({"file": ["Give a file or a media_url, not both."]})
+        if not has_file and not (attrs.get("body") or "").strip():
+            raise serializers.ValidationError({"body": ["Give a body, a file or a media_url."]})
+        if has_file and len(attrs.get("body") or "") > 1024:
+            raise serializers.ValidationError({"body": ["A caption may be at most 1024 characters."]})
+        if has_file and "kind" not in attrs:
+            declared = getattr(attrs.get("file"), "content_type", "") or ""
+            path = attrs.get("media_url", "").split("?", 1)[0].lower()
+            is_image = declared in ("image/jpeg", "image/png") or path.endswith((".jpg", ".jpeg", ".png"))
+            attrs["kind"] = "image" if is_image else "document"
+        return attrs
 
 
 class ConversationMessagesApi(RestaurantScopedView):
@@ -342,6 +407,10 @@ class ConversationMessagesApi(RestaurantScopedView):
         summary="Send a staff reply",
         description=(
             "Queues a free-text reply through the outbound path and pauses the bot for this conversation. "
+            "With `file` (multipart/form-data) or `media_url`, sends an image or document (`body` is its "
+            "caption), checked against the conversation's provider: JPEG/PNG images up to 5 MB; documents "
+            "(PDF, Word, Excel, PowerPoint, text) up to 100 MB on the Cloud API, 16 MB and no caption on Twilio; "
+            "a file that breaks them is a 400 naming the problem. "
             "With an `Idempotency-Key` header, repeating the request with the same key sends nothing new: "
             "the first message comes back with 200 (and `Idempotent-Replayed: true`) instead of 201. "
             "Outside the 24-hour customer service window the reply is refused with 409 "
@@ -372,12 +441,22 @@ class ConversationMessagesApi(RestaurantScopedView):
             raise exceptions.ValidationError(
                 {"Idempotency-Key": [f"Ensure this header has no more than {IDEMPOTENCY_KEY_MAX} characters."]}
             )
-        message, created = conversation_reply(
-            conversation=conversation,
-            body=serializer.validated_data["body"],
-            sent_by=request.user,
-            idempotency_key=key,
-        )
+        data = serializer.validated_data
+        if "kind" in data:
+            message, created = conversation_reply_file(
+                conversation=conversation,
+                kind=data["kind"],
+                caption=data.get("body", ""),
+                upload=data.get("file"),
+                url=data.get("media_url", ""),
+                filename=data.get("filename", ""),
+                sent_by=request.user,
+                idempotency_key=key,
+            )
+        else:
+            message, created = conversation_reply(
+                conversation=conversation, body=data["body"], sent_by=request.user, idempotency_key=key
+            )
         message = message_list(conversation=conversation).get(pk=message.pk)
         if created:
             return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
@@ -392,3 +471,25 @@ class ConversationStatsApi(RestaurantScopedView):
     )
     def get(self, request: Request, rid: int) -> Response:
         return Response(ConversationStatsSerializer(conversation_stats(restaurant=self.restaurant)).data)
+
+
+class MessageMediaDownloadApi(RestaurantScopedView):
+    @extend_schema(
+        operation_id="message_media_download",
+        summary="Download a message's file",
+        description=(
+            "The stored bytes of one message file of this restaurant, with its checked content type. Images "
+            "and stickers are served inline, everything else as an attachment; never cached by shared caches."
+        ),
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+            **error_responses(401, 404),
+        },
+    )
+    def get(self, request: Request, rid: int, media_id: int) -> FileResponse:
+        media = message_media_get(restaurant=self.restaurant, media_id=media_id)
+        if media is None:
+            raise exceptions.NotFound("No such file.")
+        if media.status != MessageMedia.Status.STORED:
+            raise exceptions.NotFound(f"This file is not stored ({media.status}).")
+        return media_file_response(media)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -148,3 +150,52 @@ class BotSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of conversation {self.conversation_id}"
+
+
+def _media_upload_to(instance: MessageMedia, filename: str) -> str:
+    # Unguessable, per restaurant; never served from MEDIA_URL (the download views check the tenant).
+    extension = filename[filename.rfind(".") :][:10] if "." in filename else ""
+    return f"messages/{instance.restaurant_id}/{uuid.uuid4().hex}{extension}"
+
+
+class MessageMedia(models.Model):
+    """One file of a message: an inbound one fetched from the provider by a task (pending → stored | failed),
+    or an outbound one staff or the bot send (stored before it is queued)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        STORED = "stored", "Stored"
+        FAILED = "failed", "Failed"
+
+    restaurant = models.ForeignKey("restaurants.Restaurant", on_delete=models.CASCADE, related_name="message_media")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="media_files")
+    # The sender whose credentials fetch it (the one whose webhook brought it in).
+    sender = models.ForeignKey("restaurants.Sender", null=True, blank=True, on_delete=models.SET_NULL)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Its place in Message.content['media'].")
+    kind = models.CharField(max_length=16, help_text="image, document, audio, video, sticker")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    reference = models.JSONField(default=dict, blank=True, help_text="The provider's media id or URL.")
+    file = models.FileField(upload_to=_media_upload_to, max_length=300, blank=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    filename = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["message_id", "position"]
+        verbose_name_plural = "message media"
+        constraints = [
+            models.UniqueConstraint(fields=["message", "position"], name="uniq_message_media_position"),
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="message_media_pending_due")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of message {self.message_id} ({self.status})"

@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 
 from restaurants.models import Restaurant
 
-from .models import Conversation, Message
+from .models import Conversation, Message, MessageMedia
 
 PREVIEW_LENGTH = 120
 
@@ -73,7 +73,17 @@ def conversation_get(*, restaurant: Restaurant, conversation_id: int) -> Convers
 
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:
     """A conversation's messages, newest first (the API pages backwards through history)."""
-    return Message.objects.filter(conversation=conversation).select_related("sent_by").order_by("-created_at", "-id")
+    return (
+        Message.objects.filter(conversation=conversation)
+        .select_related("sent_by")
+        .prefetch_related("media_files")
+        .order_by("-created_at", "-id")
+    )
+
+
+def message_media_get(*, restaurant: Restaurant, media_id: int) -> MessageMedia | None:
+    """One file of this restaurant's messages, or None (another tenant's id looks like no id at all)."""
+    return MessageMedia.objects.filter(restaurant=restaurant, pk=media_id).first()
 
 
 def first_response_seconds(*, restaurant: Restaurant) -> list[float]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, BinaryIO, ClassVar, Literal, Protocol, runtime_checkable
 
 from .content import InboundMessage, ItemFailure, OutboundContent, SendResult, StatusUpdate, TemplateStatusChange
+from .media import Downloaded, MediaError, OutboundMediaRules
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,16 @@ class Provider(Protocol):
         """The GET handshake some providers do when a webhook URL is configured; None answers 403."""
         ...
 
+    # What this provider can send as media (kinds, types, sizes, caption, filename): checked before queueing.
+    outbound_media: ClassVar[OutboundMediaRules]
+
+    def media_download(
+        self, *, credentials: Mapping[str, str], reference: Mapping[str, Any], sink: BinaryIO, max_bytes: int
+    ) -> Downloaded:
+        """Stream one inbound media file (`reference` is the entry of InboundMessage.media) into `sink`,
+        refusing it past `max_bytes`; raises providers.media.MediaError (retryable or not)."""
+        ...
+
     def credential_errors(self, values: Mapping[str, str]) -> dict[str, str]: ...
 
     def routing_id(self, values: Mapping[str, str]) -> str: ...
@@ -152,6 +163,10 @@ class BaseProvider:
     handshake: ClassVar[bool] = False
     # The credential naming the business account that Route("account", …) finds senders by ("": none).
     account_credential: ClassVar[str] = ""
+    outbound_media: ClassVar[OutboundMediaRules] = OutboundMediaRules()
+
+    def media_download(self, **kwargs) -> Downloaded:
+        raise MediaError("unsupported", f"{self.label} has no media to download", retryable=False)
 
     def status_callback_url(self, *, base_url: str) -> str | None:
         return None

@@ -10,6 +10,7 @@ import uuid
 
 from .base import CredentialField, SenderLike
 from .content import OutboundContent, SendResult
+from .media import Downloaded, MediaError, OutboundMediaRules
 from .twilio import Twilio
 
 logger = logging.getLogger("sufrah.console")
@@ -40,6 +41,11 @@ class Console(Twilio):
             help_text="Signs the simulator's Twilio-format webhooks for this number.",
         ),
     )
+
+    outbound_media = OutboundMediaRules()  # sends print locally: WhatsApp's own limits are the only ones
+
+    def media_download(self, **kwargs) -> Downloaded:
+        raise MediaError("unsupported", "the console has no media to download", retryable=False)
 
     def send(
         self, *, sender: SenderLike, to: str, content: OutboundContent, status_callback_url: str | None = None

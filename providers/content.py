@@ -48,14 +48,19 @@ class ListSection:
 class OutboundContent:
     """One message to send. `kind` picks which of the optional parts matter."""
 
-    kind: Literal["text", "buttons", "list", "image", "template"]
+    kind: Literal["text", "buttons", "list", "image", "document", "template"]
     body: str
     buttons: tuple[Button, ...] = ()
     sections: tuple[ListSection, ...] = ()
     button_label: str = ""
     header: str = ""
     footer: str = ""
+    # An image or document: the URL the provider fetches it from (a signed link to our copy, set when it is
+    # sent), its file name (documents), and what the bot names instead of a URL ("menu_item:7"; the driver
+    # resolves it to the stored photo).
     media_url: str = ""
+    filename: str = ""
+    media_ref: str = ""
     template_name: str = ""
     template_language: str = ""
     template_params: tuple[str, ...] = ()
@@ -317,9 +322,7 @@ CREDENTIALS_REFUSED_CODES = frozenset({"20003", "190", "401"})
 class SendError(Exception):
     """A provider refused or could not take a message. `retryable` says whether trying later may help."""
 
-    def __init__(
-        self, code: str, message: str, *, retryable: bool, ambiguous: bool = False
-    ):
+    def __init__(self, code: str, message: str, *, retryable: bool, ambiguous: bool = False):
         super().__init__(f"{code}: {message}")
         self.code = str(code)
         self.message = message

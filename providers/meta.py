@@ -13,14 +13,15 @@ import json
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 from django.conf import settings
 
+from . import media
 from .base import BaseProvider, CredentialField, Parsed, Route, SenderLike, StoredRequest
 from .content import (
     InboundMessage,
@@ -32,6 +33,7 @@ from .content import (
     StatusUpdate,
     TemplateStatusChange,
 )
+from .media import Downloaded
 from .phone import is_business_scoped_id, whatsapp_identity, whatsapp_number
 
 NAME = "meta"
@@ -465,8 +467,13 @@ def message_payload(*, to: str, content: OutboundContent) -> dict:
                 ],
             },
         }
-    elif content.kind == "image":
-        payload.update(type="image", image={"link": content.media_url, "caption": content.body})
+    elif content.kind in ("image", "document"):
+        media: dict = {"link": content.media_url}
+        if content.body:
+            media["caption"] = content.body
+        if content.kind == "document" and content.filename:
+            media["filename"] = content.filename
+        payload.update(type=content.kind, **{content.kind: media})
         return payload
     elif content.kind == "template" and content.template_meta:
         payload.update(type="template", template=content.template_meta["template"])
@@ -537,6 +544,24 @@ def post_message(*, url: str, headers: dict[str, str], to: str, content: Outboun
         raise SendError("bad_response", f"the {api} answered without messages[0].id", retryable=True) from None
 
 
+def media_download(
+    *, metadata_url: str, headers: Mapping[str, str], sink: BinaryIO, max_bytes: int, rewrite=None
+) -> Downloaded:
+    """A Cloud API media id: GET its metadata (url, mime_type, file_size), then the file with the same
+    credentials. `rewrite` maps the file URL for proxies (360dialog serves it from its own host)."""
+    data = media.get_json(metadata_url, headers=headers)
+    url = data.get("url")
+    if not isinstance(url, str) or not url:
+        raise media.MediaError("bad_response", "the media metadata has no url", retryable=True)
+    size = data.get("file_size")
+    if isinstance(size, int) and size > max_bytes:
+        raise media.MediaError("too_large", f"{size} bytes is over the {max_bytes}-byte limit", retryable=False)
+    downloaded = media.download(rewrite(url) if rewrite else url, sink=sink, max_bytes=max_bytes, headers=headers)
+    if not downloaded.declared_type and isinstance(data.get("mime_type"), str):
+        downloaded = replace(downloaded, declared_type=media.base_type(data["mime_type"]))
+    return downloaded
+
+
 def _number_id_check(value: str) -> str:
     return "" if value.isdigit() else "A Meta phone number id is digits only."
 
@@ -587,6 +612,19 @@ class Meta(BaseProvider):
             to=to,
             content=content,
             api="Graph API",
+        )
+
+    def media_download(
+        self, *, credentials: Mapping[str, str], reference: Mapping[str, Any], sink: BinaryIO, max_bytes: int
+    ) -> Downloaded:
+        media_id = str(reference.get("id", ""))
+        if not media_id.isdigit():
+            raise media.MediaError("bad_reference", f"not a Cloud API media id: {media_id[:40]!r}", retryable=False)
+        return media_download(
+            metadata_url=f"{settings.META_GRAPH_BASE_URL}/{settings.META_GRAPH_VERSION}/{media_id}",
+            headers={"Authorization": f"Bearer {credentials['access_token']}"},
+            sink=sink,
+            max_bytes=max_bytes,
         )
 
     def verification_answer(self, *, query: Mapping[str, str]) -> str | None:

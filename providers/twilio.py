@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
@@ -10,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode
+from typing import Any, BinaryIO
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 import urllib3
@@ -22,6 +24,7 @@ from twilio.rest import Client
 
 from .base import BaseProvider, CredentialField, Parsed, Route, SenderLike, StoredRequest
 from .content import InboundMessage, MalformedWebhook, OutboundContent, SendError, SendResult, StatusUpdate
+from .media import DOCUMENT_TYPES, IMAGE_TYPES, MB, Downloaded, MediaError, OutboundMediaRules, download
 from .phone import InvalidPhoneNumber, normalize_e164, whatsapp_identity
 
 NAME = "twilio"
@@ -271,6 +274,8 @@ def send(
         params["content_variables"] = content.template_twilio.get("ContentVariables") or "{}"
     if content.media_url:
         params["media_url"] = [content.media_url]
+        if not params.get("body"):
+            del params["body"]  # media alone (Twilio sends a document without a caption)
     if status_callback_url:
         params["status_callback"] = status_callback_url
     try:
@@ -322,6 +327,39 @@ def sent_messages_find(*, sender, to: str, content: OutboundContent, since: date
     ]
 
 
+TWILIO_API_HOST = "api.twilio.com"
+# Twilio answers a media URL with a redirect to its media store (a signed, short-lived URL on another host).
+MEDIA_MAX_REDIRECTS = 3
+# Documents Twilio relays to WhatsApp (its WhatsApp media guide), within its 16 MB message cap, no caption.
+OUTBOUND_MEDIA = OutboundMediaRules(
+    types={
+        "image": IMAGE_TYPES,
+        "document": frozenset(
+            t for t in DOCUMENT_TYPES if t == "application/pdf" or "openxml" in t or t == "application/msword"
+        ),
+    },
+    max_bytes={"image": 5 * MB, "document": 16 * MB},
+    document_caption=False,
+)
+
+
+def media_download(*, credentials: Mapping[str, str], url: str, sink: BinaryIO, max_bytes: int) -> Downloaded:
+    """GET a MediaUrlN with the account's credentials (HTTP basic), following Twilio's redirect to its media
+    store without them. Only a URL on Twilio's API host (or the configured test base) gets the credentials."""
+    api = urlsplit(settings.TWILIO_API_BASE_URL or f"https://{TWILIO_API_HOST}")
+    parts = urlsplit(url)
+    if (parts.scheme, parts.netloc) != (api.scheme, api.netloc) or not parts.path.startswith("/2010-04-01/Accounts/"):
+        raise MediaError("untrusted_url", f"not a Twilio media URL: {parts.netloc}", retryable=False)
+    token = base64.b64encode(f"{credentials['account_sid']}:{credentials['auth_token']}".encode()).decode()
+    return download(
+        url,
+        sink=sink,
+        max_bytes=max_bytes,
+        headers={"Authorization": f"Basic {token}"},
+        max_redirects=MEDIA_MAX_REDIRECTS,
+    )
+
+
 def form_params(request: StoredRequest) -> dict[str, str]:
     if "application/x-www-form-urlencoded" not in request.content_type:
         raise MalformedWebhook("the body is not form-encoded")
@@ -351,6 +389,7 @@ class Twilio(BaseProvider):
     ack = ('<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml")
     # Console senders (the demo, the simulator) post Twilio-format webhooks to this route too.
     webhook_aliases = ("console",)
+    outbound_media = OUTBOUND_MEDIA
 
     def routes(self, request: StoredRequest) -> list[Route]:
         return [Route("number", routing_number(form_params(request), kind=request.kind))]
@@ -376,6 +415,13 @@ class Twilio(BaseProvider):
 
     def status_callback_url(self, *, base_url: str) -> str | None:
         return f"{base_url}/webhooks/{self.name}/status/" if base_url else None
+
+    def media_download(
+        self, *, credentials: Mapping[str, str], reference: Mapping[str, Any], sink: BinaryIO, max_bytes: int
+    ) -> Downloaded:
+        return media_download(
+            credentials=credentials, url=str(reference.get("url", "")), sink=sink, max_bytes=max_bytes
+        )
 
     def sent_messages_find(
         self, *, sender: SenderLike, to: str, content: OutboundContent, since: datetime

@@ -5,8 +5,12 @@ responses show masked forms)."""
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +30,8 @@ from .services import (
     menu_category_update,
     menu_item_create,
     menu_item_delete,
+    menu_item_photo_clear,
+    menu_item_photo_set,
     menu_item_update,
     sender_delete,
     sender_register,
@@ -74,7 +80,23 @@ class MenuItemSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=10, decimal_places=2)
     available = serializers.BooleanField()
     image_url = serializers.CharField()
+    photo_url = serializers.SerializerMethodField(
+        help_text="The uploaded photo as WhatsApp gets it (JPEG, ≤ 1600 px), for staff (same Authorization)."
+    )
+    thumbnail_url = serializers.SerializerMethodField(help_text="Its 320 px thumbnail for lists.")
     sort_order = serializers.IntegerField()
+
+    def _photo(self, item: MenuItem, size: str) -> str | None:
+        if not item.image:
+            return None
+        path = reverse("api:menu-item-photo", kwargs={"rid": item.restaurant_id, "item_id": item.pk})
+        return f"{path}?size={size}"
+
+    def get_photo_url(self, item: MenuItem) -> str | None:
+        return self._photo(item, "whatsapp")
+
+    def get_thumbnail_url(self, item: MenuItem) -> str | None:
+        return self._photo(item, "thumbnail")
 
 
 class MenuCategorySerializer(serializers.Serializer):
@@ -307,6 +329,65 @@ class MenuItemDetailApi(RestaurantScopedView):
     )
     def delete(self, request: Request, rid: int, item_id: int) -> Response:
         menu_item_delete(item=_menu_item_or_404(restaurant=self.restaurant, item_id=item_id), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MenuItemPhotoInputSerializer(serializers.Serializer):
+    image = serializers.FileField(
+        help_text="JPEG, PNG or WebP, at most MENU_PHOTO_MAX_UPLOAD_BYTES (10 MB); resized to 1600 px and 320 px."
+    )
+
+
+class MenuItemPhotoApi(RestaurantScopedView):
+    write_role = StaffRole.ADMIN
+    parser_classes = [MultiPartParser]
+
+    class SizeSerializer(serializers.Serializer):
+        size = serializers.ChoiceField(choices=["whatsapp", "thumbnail"], required=False, default="whatsapp")
+
+    @extend_schema(
+        operation_id="menu_item_photo_retrieve",
+        summary="The item's photo (JPEG)",
+        parameters=[SizeSerializer],
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The photo."),
+            **error_responses(400, 401, 404),
+        },
+    )
+    def get(self, request: Request, rid: int, item_id: int) -> FileResponse:
+        item = _menu_item_or_404(restaurant=self.restaurant, item_id=item_id)
+        params = self.SizeSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        photo = item.image_thumbnail if params.validated_data["size"] == "thumbnail" else item.image
+        if not photo:
+            raise exceptions.NotFound("This item has no photo.")
+        response = FileResponse(photo.open("rb"), content_type="image/jpeg")
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    @extend_schema(
+        operation_id="menu_item_photo_update",
+        summary="Upload the item's photo (ADMIN): checked, resized for WhatsApp and a thumbnail",
+        description="multipart/form-data with `image`. Oversized or non-image files get a 400 naming the problem.",
+        request={"multipart/form-data": MenuItemPhotoInputSerializer},
+        responses={200: MenuItemSerializer, **error_responses(400, 401, 403, 404, 415)},
+    )
+    def put(self, request: Request, rid: int, item_id: int) -> Response:
+        item = _menu_item_or_404(restaurant=self.restaurant, item_id=item_id)
+        serializer = MenuItemPhotoInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = menu_item_photo_set(item=item, upload=serializer.validated_data["image"], by=request.user)
+        return Response(MenuItemSerializer(item).data)
+
+    @extend_schema(
+        operation_id="menu_item_photo_destroy",
+        summary="Remove the item's photo (ADMIN)",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request: Request, rid: int, item_id: int) -> Response:
+        item = _menu_item_or_404(restaurant=self.restaurant, item_id=item_id)
+        menu_item_photo_clear(item=item, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

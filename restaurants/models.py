@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -167,6 +169,10 @@ class MenuCategory(models.Model):
         return f"{self.name_en} / {self.name_ar}"
 
 
+def _menu_photo_upload_to(instance: MenuItem, filename: str) -> str:
+    return f"menu/{instance.restaurant_id}/{uuid.uuid4().hex}-{filename}"
+
+
 class MenuItem(models.Model):
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="menu_items")
     category = models.ForeignKey(MenuCategory, on_delete=models.CASCADE, related_name="items")
@@ -177,6 +183,10 @@ class MenuItem(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
     available = models.BooleanField(default=True)
     image_url = models.URLField(blank=True)
+    # The photo as WhatsApp gets it (JPEG, long side ≤ 1600 px) and a thumbnail for lists (≤ 320 px), both made
+    # from the upload by restaurants.photos; served by checked views, never from MEDIA_URL.
+    image = models.ImageField(upload_to=_menu_photo_upload_to, max_length=300, blank=True)
+    image_thumbnail = models.ImageField(upload_to=_menu_photo_upload_to, max_length=300, blank=True)
     sort_order = models.IntegerField(default=0)
 
     class Meta:

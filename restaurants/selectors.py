@@ -69,6 +69,7 @@ def menu_of_restaurant(*, restaurant_ref: str = "restaurant_id") -> ArraySubquer
                 price=Cast("price", CharField()),
                 description_ar="description_ar",
                 description_en="description_en",
+                image="image",  # the photo's storage name, "" without one
             )
         )
     )

@@ -15,6 +15,7 @@ from sufrahbot.events import publish
 from .audit import audit_changes, audit_record
 from .models import MenuCategory, MenuItem, Restaurant, Sender
 from .plans import plan_sender_check
+from .photos import PhotoRejected, photo_prepare
 
 
 def sender_number_validate(*, phone_number: str, exclude_pk: int | None = None) -> str:
@@ -252,6 +253,46 @@ def menu_item_update(*, item: MenuItem, data: dict, by=None, source: str = "") -
     return _audited_save(
         item, by=by, action="menuitem.changed", fields=MENU_ITEM_FIELDS, before=before, source=source
     )
+
+
+def menu_item_photo_set(*, item: MenuItem, upload, by=None) -> MenuItem:
+    """Check and resize an uploaded photo (restaurants.photos) and make it the item's: the WhatsApp-size
+    image and the list thumbnail. Raises ValidationError({"image": ...}) for an oversized or non-image file."""
+    try:
+        prepared = photo_prepare(upload)
+    except PhotoRejected as exc:
+        raise ValidationError({"image": str(exc)}) from None
+    before = {"image": item.image.name or None}
+    # The old files stay in storage: messages already sent (or queued) with the photo still name them.
+    with transaction.atomic():
+        item.image.save(prepared.whatsapp.name, prepared.whatsapp, save=False)
+        item.image_thumbnail.save(prepared.thumbnail.name, prepared.thumbnail, save=False)
+        item.save(update_fields=["image", "image_thumbnail"])
+        audit_record(
+            restaurant_id=item.restaurant_id,
+            actor=by,
+            action="menuitem.photo_changed",
+            target=item,
+            changes=audit_changes(before, {"image": item.image.name}),
+        )
+    return item
+
+
+def menu_item_photo_clear(*, item: MenuItem, by=None) -> MenuItem:
+    if not item.image:
+        return item
+    with transaction.atomic():
+        before = {"image": item.image.name or None}
+        MenuItem.objects.filter(pk=item.pk).update(image="", image_thumbnail="")
+        item.image, item.image_thumbnail = "", ""
+        audit_record(
+            restaurant_id=item.restaurant_id,
+            actor=by,
+            action="menuitem.photo_changed",
+            target=item,
+            changes=audit_changes(before, {"image": None}),
+        )
+    return item
 
 
 def menu_item_delete(*, item: MenuItem, by=None, source: str = "") -> None:

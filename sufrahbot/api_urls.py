@@ -22,6 +22,7 @@ restaurant_urlpatterns = [
         templates_api.ConversationMessagesWithTemplatesApi.as_view(),  # free text, or an approved template
         name="conversation-messages",
     ),
+    path("media/<int:media_id>/", conversations_api.MessageMediaDownloadApi.as_view(), name="message-media"),
     path("conversations/<int:cid>/consent/", campaigns_api.ConsentApi.as_view(), name="conversation-consent"),
     path("campaigns/", campaigns_api.CampaignListApi.as_view(), name="campaigns"),
     path("campaigns/<int:campaign_id>/", campaigns_api.CampaignDetailApi.as_view(), name="campaign"),
@@ -88,6 +89,7 @@ restaurant_urlpatterns = [
     ),
     path("api-keys/", integrations_api.ApiKeyListApi.as_view(), name="api-keys"),
     path("api-keys/<int:key_id>/", integrations_api.ApiKeyDetailApi.as_view(), name="api-key"),
+    path("menu/items/<int:item_id>/photo/", restaurants_api.MenuItemPhotoApi.as_view(), name="menu-item-photo"),
 ]
 
 urlpatterns = [

@@ -56,8 +56,6 @@ class JsonFormatter(_JsonFormatter):
             log_record.setdefault(key, value)
 
 
-
-
 # Twilio auth tokens are 32 hex chars; Meta tokens start with EAA; Fernet tokens start with gAAAAA.
 # Twilio SIDs (SM…, AC…) and Meta message ids (wamid.…) do not match: they are ids, not secrets.
 _SECRET_PATTERNS = [

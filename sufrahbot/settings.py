@@ -198,6 +198,22 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Uploaded and fetched files (message media, menu photos) go through Django's storage API: STORAGES["default"].
+# The default keeps them on disk under MEDIA_ROOT; an S3-compatible store is a STORAGES change only (docs/media.md).
+# MEDIA_URL is never routed: every file is served by a view that checks the restaurant (or a signed link).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
+MEDIA_URL = "/media-is-not-served-directly/"
+# Inbound media: fetched by conversations.tasks.fetch_message_media (outbound pool: provider I/O, like sends).
+MEDIA_FETCH_MAX_ATTEMPTS = int(os.environ.get("MEDIA_FETCH_MAX_ATTEMPTS", "5"))
+MEDIA_FETCH_RETRY_BASE_SECONDS = float(os.environ.get("MEDIA_FETCH_RETRY_BASE_SECONDS", "5"))
+MEDIA_FETCH_MAX_SECONDS = float(os.environ.get("MEDIA_FETCH_MAX_SECONDS", "120"))
+# Media URLs are fetched only over https from public addresses; tests reach their local fakes with this on.
+MEDIA_FETCH_ALLOW_PRIVATE_NETWORKS = os.environ.get("MEDIA_FETCH_ALLOW_PRIVATE_NETWORKS", "") == "1"
+# Menu photos (restaurants.photos): the largest upload accepted, and a pixel cap against decompression bombs.
+MENU_PHOTO_MAX_UPLOAD_BYTES = int(os.environ.get("MENU_PHOTO_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+MENU_PHOTO_MAX_PIXELS = int(os.environ.get("MENU_PHOTO_MAX_PIXELS", "40000000"))
+# How long the signed link a provider fetches an outbound file from stays valid.
+MEDIA_PUBLIC_URL_MAX_AGE_SECONDS = int(os.environ.get("MEDIA_PUBLIC_URL_MAX_AGE_SECONDS", "3600"))
 
 # --- Secrets at rest -------------------------------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation: prepend a new key, then run
@@ -208,8 +224,8 @@ if not FIELD_ENCRYPTION_KEYS and not (DEBUG or EMBEDDED):
     # A key derived from SECRET_KEY would put every provider token one leaked setting away from plaintext.
     raise RuntimeError(
         "FIELD_ENCRYPTION_KEYS must be set outside the embedded default and DEBUG: it encrypts provider tokens "
-        "at rest. Make one with\n  python -c \"from cryptography.fernet import Fernet; "
-        "print(Fernet.generate_key().decode())\"\nand set FIELD_ENCRYPTION_KEYS=<that key> (see .env.example)."
+        'at rest. Make one with\n  python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"\nand set FIELD_ENCRYPTION_KEYS=<that key> (see .env.example).'
     )
 
 # --- Redis, Celery, Channels ------------------------------------------------------------------------
@@ -245,6 +261,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "webhooks.tasks.*": {"queue": "inbound"},
     "conversations.tasks.send_message": {"queue": "outbound"},
+    "conversations.tasks.fetch_message_media": {"queue": "outbound"},
     "orders.tasks.*": {"queue": "scheduled"},
     "campaigns.tasks.*": {"queue": "scheduled"},
     # Outgoing webhooks on their own pool: a slow or dead receiver never holds up the bot.
@@ -270,6 +287,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "import-spooled-webhooks": {"task": "webhooks.spool.import_spooled_webhooks", "schedule": 5.0},
     "send-due-rating-prompts": {"task": "orders.tasks.send_due_prompts", "schedule": 30.0},
     "resend-stranded-messages": {"task": "conversations.tasks.resend_stranded_messages", "schedule": 30.0},
+    "fetch-stranded-media": {"task": "conversations.tasks.refetch_stranded_media", "schedule": 60.0},
     # Templates in review: ask the providers where they stand (Twilio has no status webhook).
     "sync-submitted-templates": {"task": "templates.tasks.sync_submitted_templates", "schedule": 300.0},
     "start-due-campaigns": {"task": "campaigns.tasks.start_due_campaigns", "schedule": 30.0},

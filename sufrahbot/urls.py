@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from conversations.views import media_public
 from restaurants.admin_login import admin_login
 from sufrahbot.health import health
 from sufrahbot.metrics import metrics_view
@@ -20,6 +21,8 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("webhooks/", include("webhooks.urls")),
+    # Signed, expiring links to outbound files (what Twilio and Meta fetch); nothing else is public.
+    path("media/<str:token>/<str:filename>", media_public, name="media-public"),
     # Dashboard API, its OpenAPI 3 schema and Swagger UI (its assets are served locally by drf-spectacular-sidecar).
     path("api/v1/", include("sufrahbot.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -12,14 +12,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from bot.services import inbound_answer
-from conversations.models import Message
+from conversations.models import Message, MessageMedia
 from conversations.services.delivery import UnknownStatus, message_status_update
 from conversations.services.inbound import message_receive
+from conversations.tasks import fetch_message_media
 from providers.base import Item, Provider, Route, StoredRequest
 from providers.content import InboundMessage, ItemFailure, MalformedWebhook, StatusUpdate, TemplateStatusChange
 from providers.registry import provider_for
 from restaurants.models import Sender
 from restaurants.selectors import sender_for_route
+from sufrahbot.enqueue import delay_or_log
 from sufrahbot.logging import bind
 from sufrahbot.metrics import BOT_REPLY_SECONDS, DEAD_LETTERS, MESSAGES
 from templates.services import template_status_webhook_apply
@@ -94,6 +96,11 @@ def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:
         bind(restaurant_id=message.restaurant_id, conversation_id=message.conversation_id, message_id=message.pk)
         if created:
             MESSAGES.labels("in", message.status).inc()
+        if created and item.media:
+            # Its files are fetched on the outbound pool (provider I/O); the media sweep covers a lost enqueue.
+            pending = message.media_files.filter(status=MessageMedia.Status.PENDING).values_list("pk", flat=True)
+            for media_id in pending:
+                delay_or_log(fetch_message_media, media_id, media_id=media_id)
         started = time.perf_counter()
         if inbound_answer(message=message, inbound=item):
             BOT_REPLY_SECONDS.observe(time.perf_counter() - started)

@@ -23,6 +23,7 @@ from sufrahbot.metrics import DEAD_LETTERS, MESSAGES, RATE_LIMIT_HITS, SEND_RETR
 from ..events import message_event_data
 from ..models import FINAL_STATUSES, STATUS_RANK, Message, MessageStatus
 from ..ratelimit import limiter
+from .media import outbound_content_with_media
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
             # The last attempt may have reached the provider: ask it before sending again.
             result = _unconfirmed_send_find(message, provider, content, since=previous_attempt_at)
         if result is None:
+            # An image or document goes as a signed link to our copy, made now (it expires).
+            content = outbound_content_with_media(message=message, content=content, rules=provider.outbound_media)
             result = provider.send(
                 sender=sender,
                 to=message.conversation.send_to,

@@ -18,6 +18,7 @@ from sufrahbot.events import publish
 
 from ..events import conversation_event_data, message_event_data
 from ..models import STATUS_RANK, Conversation, Message, MessageStatus
+from .media import message_media_records
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ def _message_store(*, sender: Sender, inbound: InboundMessage) -> Message:
     )
     if not insert_unless_stored(message):
         raise _AlreadyStored
+    if inbound.media:
+        # Fetched and kept by conversations.tasks.fetch_message_media once this commits.
+        message_media_records(message=message, sender=sender, media=inbound.media)
     if inbound.kind in ("edit", "revoke"):
         _original_update(conversation=conversation, inbound=inbound, by=message)
     elif inbound.kind == "system" and inbound.details.get("system_type") == "user_changed_number":

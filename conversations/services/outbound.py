@@ -16,6 +16,7 @@ from ..events import conversation_event_data
 from ..models import STATUS_RANK, Conversation, Message, MessageStatus
 from ..tasks import send_message
 from .handoff import conversation_handoff
+from .media import OutgoingFile, message_media_attach
 
 
 def service_window_open(*, conversation: Conversation, at=None) -> bool:
@@ -31,11 +32,12 @@ def message_send(
     sent_by=None,
     idempotency_key: str | None = None,
     require_window: bool = True,
+    files: list[OutgoingFile] | None = None,
 ) -> Message:
     """Queue one outbound message; a worker sends it after commit.
 
     Free-form content outside the 24-hour window is refused (templates are exempt). With an idempotency
-    key, the same key twice returns the first message and sends once.
+    key, the same key twice returns the first message and sends once. `files` go with an image or document.
     """
     message, _ = message_queue(
         conversation=conversation,
@@ -43,6 +45,7 @@ def message_send(
         sent_by=sent_by,
         idempotency_key=idempotency_key,
         require_window=require_window,
+        files=files,
     )
     return message
 
@@ -54,6 +57,7 @@ def message_queue(
     sent_by=None,
     idempotency_key: str | None = None,
     require_window: bool = True,
+    files: list[OutgoingFile] | None = None,
 ) -> tuple[Message, bool]:
     """message_send, also saying whether this call queued the message (False: the idempotency key's first
     message is returned and nothing more is sent)."""
@@ -85,6 +89,8 @@ def message_queue(
         else:
             message, created = Message.objects.create(conversation=conversation, **fields), True
         if created:
+            if files:
+                message_media_attach(message=message, files=files)
             Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
             if sent_by is not None:
                 Conversation.objects.filter(pk=conversation.pk, first_response_at__isnull=True).update(
@@ -97,12 +103,16 @@ def message_queue(
 
 
 def replies_queue(
-    *, conversation: Conversation, contents: list[OutboundContent], language_changed: bool = False
+    *,
+    conversation: Conversation,
+    contents: list[OutboundContent],
+    language_changed: bool = False,
+    files: list[list[OutgoingFile] | None] | None = None,
 ) -> list[Message]:
     """The bot's answer to one inbound message, queued in one go: its replies stored with one INSERT, and the
     conversation's last_message_at (and its language, when the bot switched conversation.language in memory:
     `language_changed`) in one UPDATE. `conversation` is locked by the caller and fresh (the bot's turn).
-    The 24-hour window applies as in message_send."""
+    The 24-hour window applies as in message_send. `files[i]` go with `contents[i]` (a dish's photo)."""
     for content in contents:
         if content.kind != "template" and not service_window_open(conversation=conversation):
             raise OutsideServiceWindow(
@@ -124,6 +134,9 @@ def replies_queue(
             for content in contents
         ]
     )
+    for message, attached in zip(messages, files or [], strict=False):
+        if attached:
+            message_media_attach(message=message, files=attached)
     updates: dict = {}
     if messages:
         updates["last_message_at"] = messages[-1].created_at

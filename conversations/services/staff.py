@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from providers.content import OutboundContent
+from providers.media import MediaError
+from providers.registry import provider_for
 from restaurants.audit import audit_changes, audit_record
 from restaurants.models import StaffMembership
 from sufrahbot.events import publish
@@ -15,6 +18,7 @@ from sufrahbot.events import publish
 from ..events import conversation_event_data
 from ..models import Conversation, Message
 from .handoff import conversation_bot_resume, conversation_handoff
+from .media import OutgoingFile, outgoing_upload_check
 from .outbound import message_queue
 
 logger = logging.getLogger(__name__)
@@ -108,6 +112,59 @@ def conversation_reply(
                 target=conversation,
                 changes={
                     "reply": {"before": None, "after": body[:500]},
+                    "message_id": {"before": None, "after": message.pk},
+                },
+            )
+    return message, created
+
+
+def conversation_reply_file(
+    *,
+    conversation: Conversation,
+    kind: str,
+    sent_by,
+    caption: str = "",
+    upload=None,
+    url: str = "",
+    filename: str = "",
+    idempotency_key: str | None = None,
+) -> tuple[Message, bool]:
+    """A staff member sends an image or a document: an upload (checked now against the conversation's provider:
+    type by its bytes, size, caption) or a URL (fetched and checked when it is sent). Raises ValidationError
+    naming the problem, OutsideServiceWindow outside the 24-hour window."""
+    rules = provider_for(conversation.sender.provider).outbound_media
+    if kind not in rules.types:
+        raise ValidationError({"kind": f"{kind} cannot be sent."})
+    if upload is not None:
+        try:
+            outgoing = outgoing_upload_check(upload=upload, kind=kind, caption=caption, rules=rules)
+        except MediaError as exc:
+            raise ValidationError({"file": exc.message}) from None
+        if filename:
+            outgoing = replace(outgoing, filename=filename[:200])
+    else:
+        # The file's type and size are checked when it is fetched, as it is sent.
+        problems = rules.caption_violations(kind=kind, caption=caption)
+        if problems:
+            raise ValidationError({"body": "; ".join(problems)})
+        outgoing = OutgoingFile(kind=kind, url=url, filename=filename[:200])
+    content = OutboundContent(kind=kind, body=caption, filename=outgoing.filename if kind == "document" else "")
+    with transaction.atomic():
+        message, created = message_queue(
+            conversation=conversation,
+            content=content,
+            sent_by=sent_by,
+            idempotency_key=idempotency_key,
+            files=[outgoing],
+        )
+        if created:
+            audit_record(
+                restaurant_id=conversation.restaurant_id,
+                actor=sent_by,
+                action="conversation.replied",
+                target=conversation,
+                changes={
+                    "file": {"before": None, "after": outgoing.filename or url[:200]},
                     "message_id": {"before": None, "after": message.pk},
                 },
             )

@@ -54,6 +54,8 @@ def test_the_menu_lists_categories_with_items_in_order_hidden_ones_included(api,
         "price": "45.50",
         "available": True,
         "image_url": "",
+        "photo_url": None,
+        "thumbnail_url": None,
         "sort_order": 0,
     }
 

@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 import schemathesis
+from django.core.files.base import ContentFile
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -23,6 +24,7 @@ from campaigns.models import Campaign
 from integrations.models import WebhookDelivery
 from integrations.services.api_keys import api_key_create
 from integrations.services.subscriptions import subscription_create
+from conversations.models import MessageMedia
 from templates.services import template_defaults_ensure
 from tests.factories import MenuCategoryFactory, MenuItemFactory, MessageFactory, RestaurantFactory, UserFactory
 from tests.orders.factories import customer_conversation, placed_order
@@ -119,7 +121,15 @@ def test_generated_requests_never_get_a_server_error(app_schema):
     restaurant = RestaurantFactory()
     member = staff(restaurant, role="ADMIN")
     conversation = customer_conversation(restaurant=restaurant)
-    MessageFactory(conversation=conversation)
+    media = MessageMedia(
+        restaurant=restaurant,
+        message=MessageFactory(conversation=conversation),
+        kind="image",
+        status="stored",
+        content_type="image/png",
+    )
+    media.file.save("dot.png", ContentFile(b"\x89PNG\r\n\x1a\n"), save=False)
+    media.save()
     category = MenuCategoryFactory(restaurant=restaurant)
     item = MenuItemFactory(category=category)
     order = placed_order(conversation=conversation)
@@ -139,6 +149,7 @@ def test_generated_requests_never_get_a_server_error(app_schema):
         "category_id": category.pk,
         "item_id": item.pk,
         "sender_id": sender_id,
+        "media_id": media.pk,
         "template_id": template.pk,
         "campaign_id": Campaign.objects.create(
             restaurant=restaurant, name="fuzz", template=template, sender=conversation.sender, variables={}
@@ -150,8 +161,15 @@ def test_generated_requests_never_get_a_server_error(app_schema):
 
     operations = [result.ok() for result in app_schema.get_all_operations()]
     assert len(operations) >= 25
-    # Deletes last (items before their categories), so the real rows live for the other operations.
-    operations.sort(key=lambda op: (op.method.upper() == "DELETE", "categories" in op.path))
+    # Deletes last (a sub-resource before its item, items before their categories), so the real rows live for
+    # the other operations.
+    operations.sort(
+        key=lambda op: (
+            op.method.upper() == "DELETE",
+            "categories" in op.path,
+            -op.path.count("/") if op.method.upper() == "DELETE" else 0,
+        )
+    )
     reached_handler = {}
     for operation in operations:
         token = auth(platform_admin if operation.path.startswith("/api/v1/admin/") else member)

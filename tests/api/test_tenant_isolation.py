@@ -7,9 +7,10 @@ new endpoint cannot slip in untested.
 from __future__ import annotations
 
 import pytest
+from django.core.files.base import ContentFile
 
 from campaigns.models import Campaign, MarketingConsent
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, MessageMedia
 from integrations.models import ApiKey, WebhookDelivery, WebhookSubscription
 from integrations.services.api_keys import api_key_create
 from integrations.services.subscriptions import subscription_create
@@ -50,6 +51,9 @@ OPERATIONS = [
     ("get", "menu/items/{item_id}/", None),
     ("patch", "menu/items/{item_id}/", {"price": "0.01"}),
     ("delete", "menu/items/{item_id}/", None),
+    ("get", "menu/items/{item_id}/photo/", None),
+    ("put", "menu/items/{item_id}/photo/", {}),
+    ("delete", "menu/items/{item_id}/photo/", None),
     ("get", "templates/", None),
     ("post", "templates/", {"name": "leak", "language": "en", "category": "UTILITY", "body": "Hello there."}),
     ("post", "templates/preview/", {"template": "{template_id}", "variables": {}}),
@@ -58,6 +62,7 @@ OPERATIONS = [
     ("delete", "templates/{template_id}/", None),
     ("post", "templates/{template_id}/submit/", None),
     ("post", "conversations/{cid}/messages/", {"template": "{template_id}", "variables": {}}),
+    ("get", "media/{media_id}/", None),
     ("get", "conversations/{cid}/consent/", None),
     ("put", "conversations/{cid}/consent/", {"opted_in": True, "tags": ["leak"]}),
     ("get", "campaigns/", None),
@@ -129,11 +134,18 @@ class Tenant:
         self.api_key = api_key_create(
             restaurant=self.restaurant, name=f"{name}-pos-key", scopes=["orders:read"]
         ).api_key
+        self.media = MessageMedia(
+            restaurant=self.restaurant, message=self.message, kind="document", status="stored", filename="x.txt"
+        )
+        self.media.content_type = "text/plain"
+        self.media.file.save("x.txt", ContentFile(f"{name}-secret-file".encode()), save=False)
+        self.media.save()
         self.markers = [
             f"{name}-receiver",
             f"{name}-delivery-body",
             f"{name}-pos-key",
             f"{name}-customer",
+            f"{name}-secret-file",
             f"{name}-secret-message",
             f"{name}-category",
             f"{name}-dish",
@@ -157,6 +169,7 @@ class Tenant:
             "subscription_id": self.subscription.pk,
             "delivery_id": self.delivery.pk,
             "key_id": self.api_key.pk,
+            "media_id": self.media.pk,
         }
 
 
@@ -185,7 +198,7 @@ def _snapshot(tenant: Tenant) -> tuple:
         Message.objects.filter(conversation=conversation).count(),
         Order.objects.get(pk=tenant.order.pk).status,
         list(MenuCategory.objects.filter(restaurant=tenant.restaurant).values_list("id", "name_en")),
-        list(MenuItem.objects.filter(restaurant=tenant.restaurant).values_list("id", "price")),
+        list(MenuItem.objects.filter(restaurant=tenant.restaurant).values_list("id", "price", "image")),
         list(MessageTemplate.objects.filter(restaurant=tenant.restaurant).values_list("id", "body", "status")),
         list(Campaign.objects.filter(restaurant=tenant.restaurant).values_list("id", "name", "state")),
         list(MarketingConsent.objects.filter(restaurant=tenant.restaurant).values_list("id", "opted_in", "tags")),

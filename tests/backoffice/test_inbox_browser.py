@@ -11,12 +11,14 @@ installs with apt-get. Without it the test skips and says why.
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from conversations.models import Conversation, Message
 from orders.models import Order
@@ -113,6 +115,20 @@ def test_the_inbox_is_live_replies_are_queued_and_orders_update(server, shots, m
         conversation.refresh_from_db()
         assert conversation.bot_paused is True
         page.wait_for_selector("#thread-state >> text=bot paused", timeout=10000)
+
+        # 2b. An image picked in the reply box goes out with the text as its caption and shows in the thread
+        # (loaded with the staff token, not from a public URL).
+        image = io.BytesIO()
+        Image.new("RGB", (120, 90), (200, 60, 20)).save(image, "PNG")
+        page.set_input_files(
+            "#reply-file", files=[{"name": "dish.png", "mimeType": "image/png", "buffer": image.getvalue()}]
+        )
+        page.fill("#reply-body", "Today's special")
+        page.click("#reply-send")
+        page.wait_for_selector("#thread-messages li.out.staff .inbox-file img[src^='blob:']", timeout=15000)
+        sent = Message.objects.get(conversation=conversation, sent_by=staff, kind="image")
+        assert sent.body == "Today's special" and sent.media_files.get().content_type == "image/png"
+        page.screenshot(path=str(shots / "inbox_image.png"), full_page=True)
 
         # 3. The order moves in another tab (the admin's order page button): this page follows.
         other = context.new_page()

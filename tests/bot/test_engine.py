@@ -747,3 +747,29 @@ def test_a_catalog_order_becomes_the_cart():
 
     (menu,) = Chat().send(InboundMessage("meta", "w3", "+1", "+2", kind="order", details={"items": items[2:]}))
     assert "لم نجد أصناف طلبك" in menu.body and menu.kind == "list"
+
+
+def test_opening_a_dish_with_a_photo_shows_it_first_named_for_the_driver_in_the_customers_language():
+    photographed = dataclasses.replace(
+        CONTEXT,
+        menu=(
+            CategoryData(
+                1,
+                "مشويات",
+                "Grills",
+                (dish(12, "Lamb Kebab", "كباب لحم", "38.00", description_ar="على الفحم", has_photo=True),),
+            ),
+        ),
+    )
+    chat = Chat(photographed)  # Arabic: the restaurant's default language
+
+    chat.taps("menu:order")
+    photo, question = chat.taps("item:12")
+
+    assert photo.kind == "image" and photo.media_ref == "menu_item:12" and photo.media_url == ""
+    assert photo.body.startswith("كباب لحم — ") and photo.body.endswith("\nعلى الفحم")
+    assert question.kind == "buttons" and chat.session["step"] == "quantity"
+    # The quantity asked again (a word it cannot read) does not repeat the photo.
+    assert [c.kind for c in chat.says("كثير")] == ["buttons"]
+    # A dish without one opens with the question alone.
+    assert [c.kind for c in Chat().taps("item:12")] == ["buttons"]

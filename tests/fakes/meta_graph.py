@@ -10,12 +10,13 @@ import threading
 import uuid
 from urllib.parse import urlsplit
 
-from .server import JsonHandler, LocalServer
+from .server import FakeFile, JsonHandler, LocalServer
 
 _PATH = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<phone_number_id>\d+)/messages$")
 _TEMPLATES = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<waba_id>\d+)/message_templates$")
 _TEMPLATE = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<template_id>\d+)$")
 _NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+_LOOKASIDE = re.compile(r"^/whatsapp_business/attachments/$")
 
 
 class FakeMetaGraph(LocalServer):
@@ -25,6 +26,7 @@ class FakeMetaGraph(LocalServer):
         self.sent: list[dict] = []
         self.failures: list[tuple[int, int, str]] = []
         self.templates: dict[str, dict] = {}  # id → {"waba_id", "status", "rejected_reason", **the request}
+        self.media: dict[str, FakeFile] = {}  # media id → the file (GET /{version}/{id} → its url)
         lock = threading.Lock()
         fake = self
 
@@ -36,12 +38,26 @@ class FakeMetaGraph(LocalServer):
                 return True
 
             def do_GET(self):
-                path = urlsplit(self.path).path
+                split = urlsplit(self.path)
+                path = split.path
                 with lock:
                     fake.requests.append(
                         {"method": "GET", "path": self.path, "auth": self.headers.get("Authorization")}
                     )
+                if _LOOKASIDE.match(path):
+                    # The media file itself (Meta's lookaside host): the same bearer token.
+                    if not self._authorised():
+                        return None
+                    media_id = dict(p.split("=", 1) for p in split.query.split("&") if "=" in p).get("mid", "")
+                    file = fake.media.get(media_id)
+                    if file is None:
+                        return self.reply(404, {"error": {"message": "Media not found", "code": 100}})
+                    return file.serve(self)
                 match = _TEMPLATE.match(path)
+                if match and match["template_id"] in fake.media:
+                    if not self._authorised():
+                        return None
+                    return self.reply(200, media_metadata(fake.base_url, match["template_id"], fake.media))
                 if not match:
                     return self.reply(404, {"error": {"message": "Unknown path", "code": 803}})
                 if not self._authorised():
@@ -132,6 +148,12 @@ class FakeMetaGraph(LocalServer):
     def fail_next(self, times: int, status: int = 500, code: int = 131000, message: str = "Something went wrong"):
         self.failures.extend([(status, code, message)] * times)
 
+    def add_media(self, file: FakeFile) -> str:
+        """Serve `file` under a new media id (what an inbound webhook names); returns the id."""
+        media_id = str(10**14 + len(self.media) + 1)
+        self.media[media_id] = file
+        return media_id
+
     def review(self, template_id: str, status: str, reason: str = "NONE") -> dict:
         """End a review the way Meta does, and return the webhook body Meta would post about it."""
         template = self.templates[template_id]
@@ -171,3 +193,18 @@ def template_status_webhook(
             }
         ],
     }
+
+
+def media_metadata(base_url: str, media_id: str, media: dict[str, FakeFile]) -> dict:
+    """GET /{version}/{media-id} as the Cloud API answers it: a short-lived URL on its lookaside host."""
+    file = media[media_id]
+    metadata = {
+        "messaging_product": "whatsapp",
+        "url": f"{base_url}/whatsapp_business/attachments/?mid={media_id}&ext=1764633600&hash=ATtest",
+        "mime_type": file.content_type,
+        "sha256": "",
+        "id": media_id,
+    }
+    if file.announce_length:  # a file that hides its length hides it here too
+        metadata["file_size"] = len(file.data) + file.stream_bytes
+    return metadata

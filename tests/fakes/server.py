@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -42,3 +43,57 @@ class LocalServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@dataclass
+class FakeFile:
+    """A file a fake provider serves: its bytes (then `stream_bytes` of filler for the oversized case, with
+    or without a Content-Length), its declared type, and a status to answer instead (404)."""
+
+    data: bytes = b""
+    content_type: str = "application/octet-stream"
+    status: int = 200
+    stream_bytes: int = 0
+    announce_length: bool = True
+    filename: str = ""
+    requests: list[dict] = field(default_factory=list)
+    bytes_written: int = 0
+
+    def serve(self, handler: BaseHTTPRequestHandler) -> None:
+        self.requests.append({"path": handler.path, "headers": dict(handler.headers.items())})
+        if self.status != 200:
+            data = json.dumps({"error": {"message": "not found", "code": self.status}}).encode()
+            handler.send_response(self.status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", self.content_type)
+        if self.filename:
+            handler.send_header("Content-Disposition", f'attachment; filename="{self.filename}"')
+        if not self.stream_bytes:
+            handler.send_header("Content-Length", str(len(self.data)))
+            handler.end_headers()
+            handler.wfile.write(self.data)
+            self.bytes_written = len(self.data)
+            return
+        if self.announce_length:
+            handler.send_header("Content-Length", str(len(self.data) + self.stream_bytes))
+        # else: HTTP/1.0, the body runs until the connection closes (no length to refuse it by up front)
+        handler.end_headers()
+        chunk = b"\0" * 65536
+        try:
+            self._write(handler, self.data)
+            while self.bytes_written < self.stream_bytes:
+                self._write(handler, chunk)
+        except OSError:
+            pass  # the client hung up: how much it took is in bytes_written
+
+    def _write(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
+        if not data:
+            return
+        handler.wfile.write(data)
+        handler.wfile.flush()
+        self.bytes_written += len(data)

@@ -20,12 +20,16 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
 
-from .server import JsonHandler, LocalServer
+from .server import FakeFile, JsonHandler, LocalServer
 
 _CONTENT = re.compile(r"^/v1/Content$")
 _APPROVAL_CREATE = re.compile(r"^/v1/Content/(?P<sid>HX[0-9a-f]{32})/ApprovalRequests/whatsapp$")
 _APPROVAL_FETCH = re.compile(r"^/v1/Content/(?P<sid>HX[0-9a-f]{32})/ApprovalRequests$")
 _PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-fA-F]{32})/Messages\.json$")
+_MEDIA = re.compile(
+    r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-fA-F]{32})/Messages/MM[0-9a-f]{32}/Media/(?P<me>ME[0-9a-f]{32})$"
+)
+_STORE = re.compile(r"^/media-store/(?P<me>ME[0-9a-f]{32})$")
 
 
 @dataclass
@@ -39,6 +43,8 @@ class FakeTwilioState:
     # Seconds every send to one recipient ("whatsapp:+…") waits before its answer: a provider that hangs.
     hangs: dict[str, float] = field(default_factory=dict)
     contents: dict[str, dict] = field(default_factory=dict)  # HX sid → the created content + its approval
+    # ME sid → (the Authorization header it needs, the file): inbound media, behind a redirect to the store.
+    media: dict[str, tuple[str, FakeFile]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def delay_next(self, times: int, seconds: float) -> None:
@@ -81,8 +87,31 @@ class FakeTwilio(LocalServer):
                     200, {"sid": sid, "account_sid": content["account_sid"], "whatsapp": content["whatsapp"]}
                 )
 
+            def _media(self, me: str):
+                """Twilio's media URL: the account's basic auth, then a 307 to the media store on another host
+                (here "localhost" instead of "127.0.0.1"), whose URL needs no credentials."""
+                auth, file = state.media.get(me, (None, None))
+                if file is None:
+                    return self.reply(404, {"code": 20404, "message": "not found", "status": 404})
+                if self.headers.get("Authorization") != auth:
+                    return self.reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                port = self.server.server_address[1]
+                self.send_response(307)
+                self.send_header("Location", f"http://localhost:{port}/media-store/{me}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+
             def do_GET(self):
-                """The Messages list (To / From filters, newest first), as Twilio pages it; a content's approval."""
+                """The Messages list (To / From filters, newest first), as Twilio pages it; a content's approval;
+                inbound media (the API's URL, then the media store it redirects to)."""
+                if (media := _MEDIA.match(self.path)) is not None:
+                    return self._media(media["me"])
+                if (stored := _STORE.match(self.path)) is not None:
+                    entry = state.media.get(stored["me"])
+                    if entry is None:
+                        return self.reply(404, {"code": 20404, "message": "not found", "status": 404})
+                    return entry[1].serve(self)
                 if (approval := _APPROVAL_FETCH.match(self.path)) is not None:
                     return self._approval_get(approval["sid"])
                 split = urlsplit(self.path)
@@ -217,6 +246,14 @@ class FakeTwilio(LocalServer):
 
     def hang_for(self, to: str, seconds: float) -> None:
         self.state.hang_for(to, seconds)
+
+    def add_media(self, *, account_sid: str, auth_token: str, file: FakeFile) -> str:
+        """Serve `file` as one inbound message's media; returns its MediaUrl0 (needs the account's auth)."""
+        me = "ME" + uuid.uuid4().hex
+        auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        with self.state.lock:
+            self.state.media[me] = (auth, file)
+        return f"{self.base_url}/2010-04-01/Accounts/{account_sid}/Messages/MM{uuid.uuid4().hex}/Media/{me}"
 
     def review(self, content_sid: str, status: str, reason: str = "") -> None:
         """End a WhatsApp review of a registered content the way Twilio reports it."""

@@ -39,7 +39,7 @@
 
   async function api(path, options = {}, retried = false) {
     const headers = Object.assign({ Authorization: `Bearer ${access}` }, options.headers || {});
-    if (options.body) headers["Content-Type"] = "application/json";
+    if (typeof options.body === "string") headers["Content-Type"] = "application/json"; // FormData sets its own
     const response = await fetch(path.startsWith("/") ? path : base + path, Object.assign({}, options, { headers }));
     if (response.status === 401 && !retried) { await refreshToken(); return api(path, options, true); }
     const body = response.status === 204 ? null : await response.json();
@@ -115,9 +115,45 @@
     if (options.length) {
       li.append(el("div", { class: "sufrah-buttons" }, ...options.map((title) => el("span", { class: "sufrah-chip", dir: "auto" }, title))));
     }
+    for (const file of m.files || []) li.append(fileItem(file));
     const who = m.direction === "in" ? "customer" : staff ? staff.name : "bot";
     li.append(el("span", { class: "meta" }, `${who} · ${when(m.created_at)}${m.direction === "out" ? ` · ${m.status}` : ""}`));
     return li;
+  }
+
+  // Files are served to staff with the same token as the API: fetched as blobs, never from a public URL.
+  const blobs = new Map();
+  async function fileBlob(url, retried = false) {
+    if (blobs.has(url)) return blobs.get(url);
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${access}` } });
+    if (response.status === 401 && !retried) { await refreshToken(); return fileBlob(url, true); }
+    if (!response.ok) throw new Error(response.statusText);
+    const blobUrl = URL.createObjectURL(await response.blob());
+    blobs.set(url, blobUrl);
+    return blobUrl;
+  }
+
+  function fileItem(file) {
+    const box = el("div", { class: "inbox-file", "data-file": file.id });
+    if (file.status !== "stored") {
+      box.append(`${file.kind}: ${file.status === "pending" ? "fetching…" : `not available (${file.error_code || "failed"})`}`);
+      return box;
+    }
+    if (file.kind === "image" || file.kind === "sticker") {
+      const img = el("img", { alt: file.filename || file.kind });
+      fileBlob(file.download_url).then((src) => { img.src = src; }).catch(() => img.replaceWith(`${file.kind}: not loaded`));
+      box.append(img);
+    } else {
+      const link = el("a", { role: "button", download: file.filename || "file" }, `📎 ${file.filename || file.kind} (${Math.ceil((file.size || 0) / 1024)} KB)`);
+      link.addEventListener("click", async (event) => {
+        if (link.href) return;
+        event.preventDefault();
+        link.href = await fileBlob(file.download_url);
+        link.click();
+      });
+      box.append(link);
+    }
+    return box;
   }
 
   async function loadMessages() {
@@ -174,15 +210,27 @@
   $("reply-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = $("reply-body").value.trim();
-    if (!body || !current) return;
+    const file = $("reply-file").files[0];
+    const url = $("reply-url").value.trim();
+    if ((!body && !file && !url) || !current) return;
     $("reply-send").disabled = true;
     $("reply-error").hidden = true;
     try {
       // One key per typed reply: a double click or a retried request sends it once.
       const key = $("reply-form").dataset.key || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
       $("reply-form").dataset.key = key;
-      await api(`conversations/${current}/messages/`, { method: "POST", headers: { "Idempotency-Key": key }, body: JSON.stringify({ body }) });
+      let payload;
+      if (file) {
+        payload = new FormData(); // an image or document, with the text as its caption
+        payload.append("file", file);
+        if (body) payload.append("body", body);
+      } else {
+        payload = JSON.stringify(url ? Object.assign({ media_url: url }, body ? { body } : {}) : { body });
+      }
+      await api(`conversations/${current}/messages/`, { method: "POST", headers: { "Idempotency-Key": key }, body: payload });
       $("reply-body").value = "";
+      $("reply-file").value = "";
+      $("reply-url").value = "";
       delete $("reply-form").dataset.key;
       await Promise.all([loadMessages(), api(`conversations/${current}/`).then((c) => { conversation = c; renderHead(); })]);
     } catch (error) {
