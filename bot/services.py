@@ -25,9 +25,9 @@ from conversations.services.outbound import message_send, replies_queue
 from orders.selectors import order_get
 from orders.services import IllegalTransition, order_place, rating_later, rating_record
 from providers.content import InboundMessage, OutboundContent
+from restaurants.models import MenuItem
 from sufrahbot import reply_ids
 from sufrahbot.texts import t
-from restaurants.models import MenuItem
 
 from . import engine
 from .selectors import bot_context_build, conversation_for_answer

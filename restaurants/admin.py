@@ -417,13 +417,6 @@ class MenuItemAdmin(MenuAdmin):
             self._photo_url(obj, "thumbnail"),
         )
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if form.cleaned_data.get("photo"):
-            menu_item_photo_set(item=obj, upload=form.cleaned_data["photo"], by=request.user)
-        elif form.cleaned_data.get("remove_photo"):
-            menu_item_photo_clear(item=obj, by=request.user)
-
     def get_urls(self):
         view = self.admin_site.admin_view(self.photo_view)
         return [path("<int:item_id>/photo/<str:size>/", view, name="restaurants_menuitem_photo"), *super().get_urls()]
@@ -439,14 +432,23 @@ class MenuItemAdmin(MenuAdmin):
         return response
 
     def save_model(self, request, obj, form, change):
-        if change and not form.changed_data:
-            return
-        data = _form_data(form, MENU_ITEM_FIELDS)
-        if change:
+        # The item's fields through the menu services, then the photo through its own (checked and resized).
+        if not change:
+            saved = menu_item_create(
+                restaurant=form.cleaned_data["restaurant"],
+                **_form_data(form, MENU_ITEM_FIELDS),
+                by=request.user,
+                source="admin",
+            )
+        elif any(field in MENU_ITEM_FIELDS for field in form.changed_data):
+            data = _form_data(form, MENU_ITEM_FIELDS)
             saved = menu_item_update(item=MenuItem.objects.get(pk=obj.pk), data=data, by=request.user, source="admin")
         else:
-            restaurant = form.cleaned_data["restaurant"]
-            saved = menu_item_create(restaurant=restaurant, **data, by=request.user, source="admin")
+            saved = MenuItem.objects.get(pk=obj.pk)
+        if form.cleaned_data.get("photo"):
+            menu_item_photo_set(item=saved, upload=form.cleaned_data["photo"], by=request.user)
+        elif form.cleaned_data.get("remove_photo"):
+            menu_item_photo_clear(item=saved, by=request.user)
         obj.pk = saved.pk
         obj.refresh_from_db()
 

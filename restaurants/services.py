@@ -14,8 +14,8 @@ from sufrahbot.events import publish
 
 from .audit import audit_changes, audit_record
 from .models import MenuCategory, MenuItem, Restaurant, Sender
-from .plans import plan_sender_check
 from .photos import PhotoRejected, photo_prepare
+from .plans import plan_sender_check
 
 
 def sender_number_validate(*, phone_number: str, exclude_pk: int | None = None) -> str:

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from campaigns.models import Campaign
+from conversations.models import MessageMedia
 from integrations.models import WebhookDelivery
 from integrations.services.api_keys import api_key_create
 from integrations.services.subscriptions import subscription_create
-from conversations.models import MessageMedia
 from templates.services import template_defaults_ensure
 from tests.factories import MenuCategoryFactory, MenuItemFactory, MessageFactory, RestaurantFactory, UserFactory
 from tests.orders.factories import customer_conversation, placed_order

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('restaurants', '0006_sender_daily_unique_customers'),
+        ('restaurants', '0007_sender_credentials_refused'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0005_message_drop_client_message_id'),
+        ('conversations', '0006_over_plan_and_service_window'),
         ('restaurants', '0006_sender_daily_unique_customers'),
     ]
 
