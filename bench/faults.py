@@ -1,6 +1,6 @@
 """Fault figures with the real outage lengths: Redis down 30 s and PostgreSQL down 20 s under a running stack.
 
-Runs the fault suite's cases (tests/faults: a private redis-server on port 17301, real Celery workers, for
+Runs the fault suite's cases (tests/faults: a private redis-server on a free port, real Celery workers, for
 PostgreSQL a real web server and worker behind a TCP proxy that is cut) with the long outages and prints their
 counts: webhooks answered during the outage (200 for Redis; 503 + Retry-After for PostgreSQL, then the
 provider's retries), replies sent, replies per customer (must be exactly 1). Needs DATABASE_URL / REDIS_URL

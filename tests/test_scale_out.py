@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 
 import pytest
 import websockets
+from django.conf import settings
 from django.db import connection
 
 from conversations.models import Message
@@ -132,7 +133,7 @@ def cluster(tmp_path, fake_twilio):
                     "--quiet",
                     "worker",
                     "-Q",
-                    "inbound,default,scheduled,outbound",
+                    settings.CELERY_WORKER_QUEUES,  # every queue (webhooks_out too: /health/ wants them all)
                     "-c",
                     "1",
                     "-n",

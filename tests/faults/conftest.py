@@ -1,13 +1,15 @@
 """What the fault suite's cases share: a private redis-server, real Celery workers in their own process groups,
 a real web server, a TCP proxy in front of PostgreSQL that can be cut, and polling helpers.
 
-Ports: 17301 (the private Redis) and 18000-18099 (web servers, the PostgreSQL proxy). The shared PostgreSQL
-and Redis are never stopped: the database "goes down" behind the proxy.
+Ports: the first free ones in 18000-18099 (the private Redis, web servers, the PostgreSQL proxy), checked
+when taken, so two suites on one machine never share a Redis. The shared PostgreSQL and Redis are never
+stopped: the database "goes down" behind the proxy.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import select
 import shutil
 import signal
@@ -35,7 +37,6 @@ from webhooks.spool import webhook_spool_import
 from webhooks.tasks import process_event
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_PORT = 17301
 PORTS = range(18000, 18100)
 ALL_QUEUES = "default,inbound,outbound,scheduled"
 
@@ -43,7 +44,7 @@ requires_redis_server = pytest.mark.skipif(shutil.which("redis-server") is None,
 
 
 def free_port() -> int:
-    for port in PORTS:
+    for port in random.sample(PORTS, len(PORTS)):  # in no set order: two suites at once rarely try the same
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -63,6 +64,7 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> PrivateRedis:
+        """Start (or, after stop(), restart on the same port) and wait until this very server answers."""
         self.process = subprocess.Popen(
             [
                 "redis-server",
@@ -82,6 +84,8 @@ class PrivateRedis:
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:  # could not bind: someone else has the port
+                raise RuntimeError(f"redis-server on port {self.port} exited ({self.process.returncode})")
             ping = subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True)
             if ping.stdout.strip() == "PONG":
                 return self
@@ -254,7 +258,7 @@ def fault_stack(tmp_path, settings, fake_twilio) -> Iterator[Callable[..., Stack
     broker_before, eager_before = app.conf.broker_url, app.conf.task_always_eager
 
     def make(**overrides: str) -> Stack:
-        redis_server = PrivateRedis(REDIS_PORT, tmp_path).start()
+        redis_server = PrivateRedis(free_port(), tmp_path).start()
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
         env.update(
             DJANGO_SETTINGS_MODULE="sufrahbot.settings",

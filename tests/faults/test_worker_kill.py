@@ -1,4 +1,4 @@
-"""Fault suite: a private redis-server (port 17301) and a real Celery worker in its own process group.
+"""Fault suite: a private redis-server (a free port of 18000-18099) and a real Celery worker in its own process group.
 
 Each case injects a real fault (SIGKILL of the worker's main process and children, the private Redis stopped)
 and shows with counts that every accepted message is answered exactly once. Bounded: a few seconds of

@@ -19,6 +19,13 @@ from tests.factories import RestaurantFactory, SenderFactory, UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _transport_only(settings):
+    """These cases test how events travel, with marker payloads: no sinks (the catalogue check would refuse the
+    markers as conversation.updated payloads; the outgoing webhooks have their own tests)."""
+    settings.SUFRAH_EVENT_SINKS = []
+
+
 def _event(marker: str) -> dict:
     return {"type": "conversation.updated", "conversation": {"id": 0, "customer_name": marker}}
 
