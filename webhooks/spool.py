@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from functools import lru_cache
 
 import redis
 from celery import shared_task
@@ -30,15 +29,11 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from sufrahbot import crypto
+from sufrahbot.heartbeat import redis_client
 
 from . import services
 
 logger = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
 
 
 def spool_stream() -> str:
@@ -59,7 +54,7 @@ def webhook_spool(*, provider: str, kind: str, request: HttpRequest, body: bytes
         "body": body,
         "spooled_at": repr(time.time()),
     }
-    client = _client(settings.REDIS_URL)
+    client = redis_client(settings.REDIS_URL)
     try:
         if client.xlen(spool_stream()) >= settings.WEBHOOK_SPOOL_MAX_ENTRIES:
             logger.error("webhook spool full; refusing", extra={"provider": provider})
@@ -75,7 +70,7 @@ def webhook_spool_import(*, limit: int = 200) -> int:
     """Store (then route, verify and queue) what was spooled, oldest first; returns how many were imported."""
     if not settings.REDIS_URL:
         return 0
-    client = _client(settings.REDIS_URL)
+    client = redis_client(settings.REDIS_URL)
     imported = 0
     for entry_id, raw in client.xrange(spool_stream(), count=limit):
         fields = {key.decode(): value for key, value in raw.items()}
@@ -113,6 +108,6 @@ def webhook_spool_depth() -> int | None:
     if not settings.REDIS_URL:
         return 0
     try:
-        return int(_client(settings.REDIS_URL).xlen(spool_stream()))
+        return int(redis_client(settings.REDIS_URL).xlen(spool_stream()))
     except redis.RedisError:
         return None
