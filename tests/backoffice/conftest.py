@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
 import uvicorn
 
+from tests.ports import free_port
+
 PORTS = range(17740, 17800)  # the port range this work's test servers use
 
 
 def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in the test range")
+    return free_port(PORTS)
 
 
 @pytest.fixture
@@ -41,5 +35,3 @@ def server(settings):
     yield f"http://127.0.0.1:{port}"
     instance.should_exit = True
     thread.join(10)
-
-

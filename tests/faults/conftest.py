@@ -9,7 +9,6 @@ stopped: the database "goes down" behind the proxy.
 from __future__ import annotations
 
 import os
-import random
 import select
 import shutil
 import signal
@@ -31,6 +30,7 @@ from conversations.tasks import send_message
 from sufrahbot.celery import app
 from sufrahbot.enqueue import delay_or_log
 from sufrahbot.processes import web_command
+from tests import ports
 from tests.conftest import PUBLIC_BASE_URL
 from webhooks.processing import webhook_events_stale
 from webhooks.spool import webhook_spool_import
@@ -44,15 +44,7 @@ requires_redis_server = pytest.mark.skipif(shutil.which("redis-server") is None,
 
 
 def free_port() -> int:
-    for port in random.sample(PORTS, len(PORTS)):  # in no set order: two suites at once rarely try the same
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS}")
+    return ports.free_port(PORTS)
 
 
 class PrivateRedis:
