@@ -566,6 +566,10 @@ def _number_id_check(value: str) -> str:
     return "" if value.isdigit() else "A Meta phone number id is digits only."
 
 
+def _app_id_check(value: str) -> str:
+    return "" if value.isdigit() else "A Meta app id is digits only."
+
+
 class Meta(BaseProvider):
     """Meta's WhatsApp Cloud API. Webhooks are routed by metadata.phone_number_id (one app may batch several
     numbers in one POST) and signed with the app secret."""
@@ -582,6 +586,16 @@ class Meta(BaseProvider):
             required=False,
             max_length=64,
             help_text="Where message templates are submitted (POST /{id}/message_templates).",
+        ),
+        # Not a secret (Meta shows an app's id in every login dialog URL): shown like the account id, and
+        # encrypted at rest with the rest of the sender's credentials.
+        CredentialField(
+            "app_id",
+            "Meta app id",
+            required=False,
+            max_length=64,
+            check=_app_id_check,
+            help_text="The app an image header is uploaded to (Resumable Upload API: POST /{id}/uploads).",
         ),
     )
     signature_header = SIGNATURE_HEADER

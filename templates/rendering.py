@@ -377,8 +377,11 @@ def _examples(spec: TemplateSpec) -> dict[str, str]:
     return {n: str(spec.examples.get(n) or f"sample {n}") for n in spec.variables()}
 
 
-def meta_create_payload(spec: TemplateSpec) -> dict[str, Any]:
-    """The body of POST /{waba-id}/message_templates."""
+def meta_create_payload(spec: TemplateSpec, *, header_handle: str = "") -> dict[str, Any]:
+    """The body of POST /{waba-id}/message_templates. An image header's sample goes by `header_handle`, the
+    handle the Resumable Upload API gave for the image's bytes (Meta refuses example.header_url for an image)."""
+    if spec.header_type == "image" and not header_handle:
+        raise ValueError("an image header is created with the uploaded image's handle")
     examples = _examples(spec)
     named = spec.parameter_format() == "NAMED"
 
@@ -402,7 +405,7 @@ def meta_create_payload(spec: TemplateSpec) -> dict[str, Any]:
             {"type": "HEADER", "format": "TEXT", "text": spec.header_text, **example_for(spec.header_text, "header")}
         )
     elif spec.header_type == "image":
-        components.append({"type": "HEADER", "format": "IMAGE", "example": {"header_url": [spec.header_image_url]}})
+        components.append({"type": "HEADER", "format": "IMAGE", "example": {"header_handle": [header_handle]}})
     components.append({"type": "BODY", "text": spec.body, **example_for(spec.body, "body")})
     if spec.footer:
         components.append({"type": "FOOTER", "text": spec.footer})

@@ -21,7 +21,7 @@ from sufrahbot.events import publish
 from . import provider_api
 from .defaults import default_templates
 from .models import CONTENT_FIELDS, MessageTemplate, TemplateStatus, TemplateVersion
-from .provider_api import TemplateProviderError
+from .provider_api import TemplateHeaderError, TemplateProviderError
 from .rendering import Rendered, TemplateInvalid, TemplateRenderError, TemplateSpec, render
 from .selectors import template_sender
 
@@ -179,6 +179,9 @@ def template_submit(*, template: MessageTemplate, by=None, source: str = "") -> 
             reference["twilio_content_sid"] = sid
         else:  # console: the local demo has nobody to review, so a valid template is approved at once
             status, reason = TemplateStatus.APPROVED, ""
+    except TemplateHeaderError as exc:
+        # The image never reached Meta, or Meta never took it: the template stays as it was, to fix and resubmit.
+        raise ValidationError({exc.field: [exc.message]}) from None
     except TemplateProviderError as exc:
         if exc.retryable:
             raise ValidationError(

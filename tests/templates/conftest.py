@@ -4,7 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import ConversationFactory, RestaurantFactory, SenderFactory
-from tests.fakes.meta_graph import FakeMetaGraph
+from tests.fakes.file_host import HttpsFileHost, trust_file
+from tests.fakes.meta_graph import APP_ID, FakeMetaGraph
 
 APP_SECRET = "meta-app-secret-for-template-tests"
 ACCESS_TOKEN = "EAAtemplates" + "x" * 30
@@ -30,6 +31,7 @@ def meta_sender():
             "access_token": ACCESS_TOKEN,
             "app_secret": APP_SECRET,
             "business_account_id": WABA_ID,
+            "app_id": APP_ID,
         },
         routing_id="1065550177",
     )
@@ -47,3 +49,12 @@ def conversation_of(sender, **kwargs):
 @pytest.fixture
 def api():
     return APIClient()
+
+
+@pytest.fixture
+def file_host(monkeypatch):
+    """An https host for header images; httpx trusts its certificate for the test's duration only."""
+    monkeypatch.setenv("SSL_CERT_FILE", trust_file())
+    server = HttpsFileHost().start()
+    yield server
+    server.stop()

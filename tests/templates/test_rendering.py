@@ -99,6 +99,27 @@ def test_meta_creation_payload_has_named_examples_and_buttons():
     assert [b["type"] for b in buttons] == ["QUICK_REPLY"] * 3
 
 
+def test_an_image_header_is_created_with_its_upload_handle_never_a_url():
+    spec = TemplateSpec(
+        name="promo",
+        category="MARKETING",
+        body="Fresh today.",
+        header_type="image",
+        header_image_url="https://cdn.example.com/dish.jpg",
+    )
+
+    payload = meta_create_payload(spec, header_handle="4::aW1hZ2UvanBlZw==:ARb")
+
+    assert payload["components"][0] == {
+        "type": "HEADER",
+        "format": "IMAGE",
+        "example": {"header_handle": ["4::aW1hZ2UvanBlZw==:ARb"]},
+    }
+    assert "header_url" not in json.dumps(payload)
+    with pytest.raises(ValueError):
+        meta_create_payload(spec)
+
+
 def test_image_header_and_url_button_variable():
     spec = TemplateSpec(
         name="promo",
