@@ -5,4 +5,4 @@ class RestaurantsConfig(AppConfig):
     name = "restaurants"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the receivers; Django's documented place for it)
+        from . import routing, signals  # noqa: F401  (connect the receivers; Django's documented place for it)

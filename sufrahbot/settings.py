@@ -139,6 +139,10 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 WEB_THREADS = int(os.environ.get("WEB_THREADS", "8"))
 WEB_PROCESSES = int(os.environ.get("WEB_PROCESSES", "2"))
 WEB_MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", "1000"))
+# Webhook routing from memory (restaurants.routing): how long a process trusts a cached sender (and its
+# decrypted secrets), and how many it keeps. 0 seconds reads the database on every request.
+SENDER_ROUTE_CACHE_SECONDS = float(os.environ.get("SENDER_ROUTE_CACHE_SECONDS", "30"))
+SENDER_ROUTE_CACHE_SIZE = int(os.environ.get("SENDER_ROUTE_CACHE_SIZE", "50000"))
 # Celery pools: inbound (webhook processing, the bot, sweeps) and outbound (provider sends) apart, so slow
 # sends never hold up inbound messages.
 INBOUND_CONCURRENCY = int(os.environ.get("INBOUND_CONCURRENCY", "2"))

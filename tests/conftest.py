@@ -7,6 +7,7 @@ from django.conf import settings
 
 from integrations.registry import SENTINEL, registry_key
 from providers import twilio as twilio_provider
+from restaurants.routing import sender_routes_forget
 from tests.fakes.twilio_api import FakeTwilio
 
 PUBLIC_BASE_URL = "https://bot.sufrah.test"
@@ -45,6 +46,14 @@ def _fresh_webhook_registry():
     client.delete(registry_key())
     client.sadd(registry_key(), SENTINEL)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sender_routes():
+    """The webhook routing cache (restaurants.routing) is per process: no test sees an earlier one's senders."""
+    sender_routes_forget()
+    yield
+    sender_routes_forget()
 
 
 @pytest.fixture

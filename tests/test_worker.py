@@ -94,7 +94,7 @@ def test_webhook_is_processed_and_answered_by_a_real_worker_through_redis(client
     assert sender.restaurant.welcome_text_en in sent["body"]
     # Both steps ran on the worker from their own queues, not inline.
     assert worker.ran == [
-        ("webhooks.tasks.process_event", "inbound", False),
+        ("webhooks.tasks.process_events", "inbound", False),
         ("conversations.tasks.send_message", "outbound", False),
     ]
 
@@ -116,7 +116,7 @@ def test_events_published_by_the_worker_reach_the_dashboard_socket(client, fake_
     with real_worker(settings) as worker:
         frames = async_to_sync(scenario)()
 
-    assert [name for name, _, _ in worker.ran] == ["webhooks.tasks.process_event", "conversations.tasks.send_message"]
+    assert [name for name, _, _ in worker.ran] == ["webhooks.tasks.process_events", "conversations.tasks.send_message"]
     types = [frame["type"] for frame in frames]
     assert types[0] == "message.received" and "conversation.updated" in types and types[-1] == "message.sent"
     assert frames[0]["message"]["id"] == Message.objects.get(direction="in").pk

@@ -1,4 +1,4 @@
-"""Inbound provider webhooks: store first, then route and verify through the provider, then hand over to a task.
+"""Inbound provider webhooks: route and verify through the provider, store with the verdict, hand over to a task.
 
 Nothing here knows a provider's payloads: each provider (providers.registry) routes, verifies and parses its
 own requests; this module stores them, finds the senders, and applies each item on its own savepoint.
@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
+from providers.base import Provider, Route, StoredRequest
 from providers.content import MalformedWebhook
 from providers.registry import provider_for
+from restaurants.routing import SenderRoute, sender_route
 from sufrahbot.enqueue import delay_or_log
 
 from .models import WebhookEvent
-from .processing import event_close, route_sender, stored_request
-from .tasks import process_event
+from .tasks import process_event, webhook_batches
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,13 @@ MAX_BODY = 10 * 1024 * 1024
 SECRET_HEADERS = frozenset({"X-Sufrah-Webhook-Token"})
 
 
+@dataclass
+class Verdict:
+    http_status: int
+    code: str = ""
+    message: str = ""
+
+
 def public_url(request: HttpRequest) -> str:
     """The URL the provider called: PUBLIC_BASE_URL when set, else rebuilt from the (proxied) request."""
     if settings.PUBLIC_BASE_URL:
@@ -64,9 +73,11 @@ def request_headers(request: HttpRequest) -> dict[str, str]:
     return {h: request.headers[h] for h in STORED_HEADERS if h in request.headers}
 
 
-def webhook_event_store(*, provider: str, kind: str, request: HttpRequest, body: bytes) -> WebhookEvent:
-    """Write the raw request down before anything else looks at it (autocommitted at once)."""
-    return webhook_event_record(
+def webhook_receive_request(
+    *, provider: str, kind: str, request: HttpRequest, body: bytes
+) -> tuple[WebhookEvent, Verdict]:
+    """The webhook view's entry: judge the live request, then store it once with its verdict."""
+    return webhook_receive(
         provider=provider,
         kind=kind,
         url=request_url(request),
@@ -77,11 +88,105 @@ def webhook_event_store(*, provider: str, kind: str, request: HttpRequest, body:
     )
 
 
-def webhook_event_record(
+def webhook_receive(
     *, provider: str, kind: str, url: str, method: str, content_type: str, headers: Mapping[str, str], body: bytes
+) -> tuple[WebhookEvent, Verdict]:
+    """Route, verify and validate a request through its provider, then write it down (one INSERT, its
+    verdict included); a good one is queued after commit.
+
+    The judging reads no database when the sender's route is cached (restaurants.routing), so one request
+    is one round trip. It is judged before it is stored, but answered only after: a crash in between
+    answers nothing, and the provider sends it again. The signature is checked against the whole body as
+    received, not against a stored copy that may have been cut.
+    """
+    judged_provider = provider_for(provider)
+    request = StoredRequest(
+        kind=kind, url=url, method=method, content_type=content_type, headers=dict(headers), body=body
+    )
+    verdict, fields = _judge(judged_provider, request)
+    event = webhook_event_record(
+        provider=provider,
+        kind=kind,
+        url=url,
+        method=method,
+        content_type=content_type,
+        headers=headers,
+        body=body,
+        **fields,
+    )
+    if fields.get("status") is None and fields.get("signature_valid"):
+        transaction.on_commit(lambda: webhook_batches.add(event.pk, event_id=event.pk))
+    return event, verdict
+
+
+def _closed(status: str, error: str, **fields) -> dict:
+    return {"status": status, "error": error, "processed_at": timezone.now(), **fields}
+
+
+def _judge(provider: Provider, request: StoredRequest) -> tuple[Verdict, dict]:
+    """(the answer, the fields the stored row gets): rejected, unroutable, nothing to do, or admitted."""
+    try:
+        routes = provider.routes(request)
+    except MalformedWebhook as exc:
+        return Verdict(400, "malformed", f"Malformed {provider.label} webhook: {exc}."), _closed(
+            WebhookEvent.Status.REJECTED, f"malformed: {exc}"
+        )
+    if not routes:
+        return Verdict(200), _closed(WebhookEvent.Status.PROCESSED, "nothing for a sender (no message changes)")
+    senders = [s for s in (_route(provider, r) for r in routes) if s is not None]
+    if not senders:
+        keys = ", ".join(r.key for r in routes)
+        return Verdict(404, "unknown_number", f"No restaurant answers on {keys}."), _closed(
+            WebhookEvent.Status.UNROUTABLE, f"no active {provider.label} sender for {keys}"
+        )
+    scope = {"sender_id": senders[0].sender_id, "restaurant_id": senders[0].restaurant_id}
+    # One app may sign for several numbers: every routed sender must accept the request (by its own provider,
+    # as a console sender speaks Twilio's format with its own secret). A cached secret that fails is read
+    # again first: it may have been rotated in another process.
+    if not _verified(provider, request, senders):
+        senders = [s for s in (_route(provider, r, fresh=True) for r in routes) if s is not None]
+        if not senders or not _verified(provider, request, senders):
+            return Verdict(403, "invalid_signature", f"The {provider.signature_header} header is missing or wrong."), (
+                _closed(WebhookEvent.Status.REJECTED, "signature missing or wrong", signature_valid=False, **scope)
+            )
+    try:
+        provider.parse(request)
+    except MalformedWebhook as exc:
+        return Verdict(400, "malformed", f"Malformed {provider.label} webhook: {exc}."), _closed(
+            WebhookEvent.Status.REJECTED, f"malformed: {exc}", signature_valid=True, **scope
+        )
+    return Verdict(200), {"signature_valid": True, **scope}
+
+
+def _route(provider: Provider, route: Route, *, fresh: bool = False) -> SenderRoute | None:
+    return sender_route(
+        providers=[provider.name, *provider.webhook_aliases],
+        by=route.by,
+        key=route.key,
+        account_credential=getattr(provider, "account_credential", ""),
+        fresh=fresh,
+    )
+
+
+def _verified(provider: Provider, request: StoredRequest, senders: list[SenderRoute]) -> bool:
+    return all(provider_for(s.provider).verify(request, s.credentials) for s in senders)
+
+
+def webhook_event_record(
+    *,
+    provider: str,
+    kind: str,
+    url: str,
+    method: str,
+    content_type: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    **fields,
 ) -> WebhookEvent:
-    """The stored copy of one request: secret header values kept only as "(present)", a long body cut."""
+    """The stored copy of one request: secret header values kept only as "(present)"; the body of an
+    unverified request cut at MAX_STORED_BODY (enough to see what it was), a verified one kept whole."""
     stored_headers = {**headers, **{h: "(present)" for h in SECRET_HEADERS if h in headers}}
+    cut = len(body) > MAX_STORED_BODY and not fields.get("signature_valid")
     return WebhookEvent.objects.create(
         provider=provider[:16],
         kind=kind,
@@ -89,66 +194,26 @@ def webhook_event_record(
         method=method,
         content_type=content_type[:200],
         headers=stored_headers,
-        body=body[:MAX_STORED_BODY],
-        body_size=len(body),
-        body_truncated=len(body) > MAX_STORED_BODY,
+        body=body[:MAX_STORED_BODY] if cut else body,
+        body_size=fields.pop("body_size", len(body)),
+        body_truncated=cut,
+        **fields,
     )
 
 
 def webhook_event_too_large(*, provider: str, kind: str, request: HttpRequest, size: int) -> WebhookEvent:
-    """The audit row of a request refused for its size: its headers and the first bytes only."""
-    event = webhook_event_store(provider=provider, kind=kind, request=request, body=b"")
-    event_close(event, WebhookEvent.Status.REJECTED, f"body of {size} bytes or more is over {MAX_BODY}", body_size=size)
-    return event
-
-
-@dataclass
-class Verdict:
-    http_status: int
-    code: str = ""
-    message: str = ""
-
-
-def webhook_event_admit(*, event: WebhookEvent, body: bytes, headers: Mapping[str, str]) -> Verdict:
-    """Route, verify and validate a stored request through its provider; a good one is queued after commit.
-
-    `body` and `headers` are the request's as received: the signature is checked against the whole body,
-    not against a stored copy that may have been cut.
-    """
-    provider = provider_for(event.provider)
-    request = stored_request(event, body, headers)
-    try:
-        routes = provider.routes(request)
-    except MalformedWebhook as exc:
-        event_close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}")
-        return Verdict(400, "malformed", f"Malformed {provider.label} webhook: {exc}.")
-    if not routes:
-        event_close(event, WebhookEvent.Status.PROCESSED, "nothing for a sender (no message changes)")
-        return Verdict(200)
-    senders = [s for s in (route_sender(provider, r) for r in routes) if s is not None]
-    if not senders:
-        keys = ", ".join(r.key for r in routes)
-        event_close(event, WebhookEvent.Status.UNROUTABLE, f"no active {provider.label} sender for {keys}")
-        return Verdict(404, "unknown_number", f"No restaurant answers on {keys}.")
-    sender = senders[0]
-    scope = {"sender": sender, "restaurant_id": sender.restaurant_id}
-    # One app may sign for several numbers: every routed sender must accept the request (by its own provider,
-    # as a console sender speaks Twilio's format with its own secret).
-    if not all(provider_for(s.provider).verify(request, s.credentials) for s in senders):
-        event_close(event, WebhookEvent.Status.REJECTED, "signature missing or wrong", signature_valid=False, **scope)
-        return Verdict(403, "invalid_signature", f"The {provider.signature_header} header is missing or wrong.")
-    try:
-        provider.parse(request)
-    except MalformedWebhook as exc:
-        event_close(event, WebhookEvent.Status.REJECTED, f"malformed: {exc}", signature_valid=True, **scope)
-        return Verdict(400, "malformed", f"Malformed {provider.label} webhook: {exc}.")
-    fields = {"signature_valid": True, **scope}
-    if event.body_truncated:
-        # Authentic: keep it whole, so processing and replay see every item.
-        fields.update(body=body, body_truncated=False)
-    WebhookEvent.objects.filter(pk=event.pk).update(**fields)
-    transaction.on_commit(lambda: delay_or_log(process_event, event.pk, event_id=event.pk))
-    return Verdict(200)
+    """The audit row of a request refused for its size: its headers, no body."""
+    return webhook_event_record(
+        provider=provider,
+        kind=kind,
+        url=request_url(request),
+        method=request.method or "",
+        content_type=request.content_type or "",
+        headers=request_headers(request),
+        body=b"",
+        body_size=size,
+        **_closed(WebhookEvent.Status.REJECTED, f"body of {size} bytes or more is over {MAX_BODY}"),
+    )
 
 
 def webhook_events_requeue(*, events) -> int:

@@ -77,7 +77,7 @@ def webhook_spool_import(*, limit: int = 200) -> int:
         headers = json.loads(crypto.decrypt(fields["headers"].decode()))
         body = bytes(fields["body"])
         with transaction.atomic():
-            event = services.webhook_event_record(
+            event, verdict = services.webhook_receive(
                 provider=fields["provider"].decode(),
                 kind=fields["kind"].decode(),
                 url=fields["url"].decode(),
@@ -86,7 +86,6 @@ def webhook_spool_import(*, limit: int = 200) -> int:
                 headers=headers,
                 body=body,
             )
-            verdict = services.webhook_event_admit(event=event, body=body, headers=headers)
         client.xdel(spool_stream(), entry_id)
         imported += 1
         waited = time.time() - float(fields["spooled_at"].decode())

@@ -88,8 +88,7 @@ def _webhook(request: HttpRequest, provider_name: str, kind: str) -> HttpRespons
             413, "body_too_large", f"The body is over {services.MAX_BODY} bytes.", {"event_id": event.pk}
         )
     try:
-        event = services.webhook_event_store(provider=provider.name, kind=kind, request=request, body=body)
-        verdict = services.webhook_event_admit(event=event, body=body, headers=dict(request.headers))
+        event, verdict = services.webhook_receive_request(provider=provider.name, kind=kind, request=request, body=body)
     except (OperationalError, InterfaceError):
         # PostgreSQL is away: keep the request in Redis and acknowledge it; the import sweep stores it later.
         if not spool.webhook_spool(provider=provider.name, kind=kind, request=request, body=body):

@@ -21,10 +21,10 @@ def _stranded_event(client, sender):
     """A verified event whose task never ran (as when a worker dies before picking it up)."""
     from unittest import mock
 
-    from webhooks.tasks import process_event
+    from webhooks.tasks import process_events
 
     # The task message is lost (a broker restart, a worker killed before it acked).
-    with mock.patch.object(process_event, "delay"):
+    with mock.patch.object(process_events, "delay"):
         response = signed_post(
             client, sender=sender, params=twilio_inbound_params(sender=sender, from_number="+966508034010")
         )
