@@ -13,6 +13,8 @@ from functools import lru_cache
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from sufrahbot.heartbeat import redis_client
+
 _LUA = """
 local key = KEYS[1]
 local capacity = tonumber(ARGV[1])
@@ -37,10 +39,8 @@ return wait_ms
 
 class RedisTokenBucket:
     def __init__(self) -> None:
-        import redis
-
-        self._redis = redis.Redis.from_url(settings.REDIS_URL)
-        self._script = self._redis.register_script(_LUA)
+        # The process's shared client (its connection pool and timeouts), not a third one of its own.
+        self._script = redis_client(settings.REDIS_URL).register_script(_LUA)
 
     def reserve(self, key: str, per_minute: int) -> float:
         now_ms = int(time.time() * 1000)

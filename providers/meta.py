@@ -504,15 +504,18 @@ def message_payload(*, to: str, content: OutboundContent) -> dict:
 
 
 @lru_cache(maxsize=4)
-def _http(pid: int, timeout: float) -> httpx.Client:  # keyed by pid: a forked worker makes its own
-    """One pooled client per process: sends reuse its kept-alive connections instead of a new TLS handshake."""
-    return httpx.Client(timeout=timeout, follow_redirects=False)
+def _http(pid: int, timeout: float, pool_size: int) -> httpx.Client:  # keyed by pid: a forked worker makes its own
+    """One pooled client per process, shared by the outbound pool's threads (httpx.Client is thread-safe):
+    sends reuse its kept-alive connections instead of a new TLS handshake, at most `pool_size` open (a
+    thread past them waits up to the timeout, then the send is retried: it never left)."""
+    limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+    return httpx.Client(timeout=timeout, follow_redirects=False, limits=limits)
 
 
 def post_message(*, url: str, headers: dict[str, str], to: str, content: OutboundContent, api: str) -> SendResult:
     """POST one Cloud API message and read messages[0].id (Meta and Cloud API proxies answer alike)."""
     try:
-        response = _http(os.getpid(), settings.PROVIDER_HTTP_TIMEOUT_SECONDS).post(
+        response = _http(os.getpid(), settings.PROVIDER_HTTP_TIMEOUT_SECONDS, settings.PROVIDER_HTTP_POOL_SIZE).post(
             url, json=message_payload(to=to, content=content), headers=headers
         )
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

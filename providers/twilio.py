@@ -6,6 +6,7 @@ import base64
 import math
 import os
 import re
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
+import requests.adapters
 import urllib3
 from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
@@ -243,13 +245,34 @@ def parse_status(params: Mapping[str, str]) -> StatusUpdate:
 
 
 @lru_cache(maxsize=4)
-def _http(pid: int, timeout: float) -> TwilioHttpClient:  # keyed by pid: a forked worker makes its own
-    """One pooled HTTP client (a requests.Session) per process, shared by every sender's API client."""
-    return TwilioHttpClient(pool_connections=True, timeout=timeout)
+def _session(pid: int, pool_size: int) -> requests.Session:  # keyed by pid: a forked worker makes its own
+    """One pooled requests.Session per process, shared by every sender and every thread of the outbound
+    pool: kept-alive connections (no new TLS handshake per send), at most `pool_size` kept per host."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)  # the local fakes
+    return session
+
+
+_thread = threading.local()
+
+
+def _http(timeout: float) -> TwilioHttpClient:
+    """This thread's TwilioHttpClient over the process's session. Not one client for all threads: it is
+    not made for them (request() keeps the last request and response on the client and returns the
+    attribute), and a send must never be handed another send's answer (it would record that sid)."""
+    session = _session(os.getpid(), settings.PROVIDER_HTTP_POOL_SIZE)
+    client = getattr(_thread, "client", None)
+    if client is None or client.session is not session or client.timeout != timeout:
+        client = TwilioHttpClient(pool_connections=False, timeout=timeout)
+        client.session = session
+        _thread.client = client
+    return client
 
 
 def _client(sender: SenderLike) -> Client:
-    http_client = _http(os.getpid(), settings.PROVIDER_HTTP_TIMEOUT_SECONDS)
+    http_client = _http(settings.PROVIDER_HTTP_TIMEOUT_SECONDS)
     client = Client(sender.credentials["account_sid"], sender.credentials["auth_token"], http_client=http_client)
     if settings.TWILIO_API_BASE_URL:
         client.api.base_url = settings.TWILIO_API_BASE_URL

@@ -2,7 +2,7 @@
 
     web        uvicorn, WEB_PROCESSES processes × WEB_THREADS HTTP threads, websockets on the same port
     inbound    Celery worker on queues inbound, default, scheduled (INBOUND_CONCURRENCY processes)
-    outbound   Celery worker on queue outbound (OUTBOUND_CONCURRENCY processes)
+    outbound   Celery worker on queue outbound (OUTBOUND_CONCURRENCY threads in one process: OUTBOUND_POOL)
     webhooks   Celery worker on queue webhooks_out: outgoing webhook deliveries (WEBHOOKS_CONCURRENCY processes)
     beat       Celery beat (one per deployment)
 
@@ -86,7 +86,16 @@ def worker_command(pool: str, *, python: str = sys.executable) -> list[str]:
         settings.LOG_LEVEL,
         "--without-mingle",
         "--without-gossip",
+        *_pool_options(pool),
     ]
+
+
+def _pool_options(pool: str) -> list[str]:
+    """The outbound pool's sends wait on the provider's HTTP answer: threads, not one process per send in
+    flight (settings.OUTBOUND_POOL). The other pools stay prefork: the bot's turns and the sweeps are CPU."""
+    if pool == "outbound" and settings.OUTBOUND_POOL == "threads":
+        return ["-P", "threads"]
+    return []
 
 
 def beat_command(*, python: str = sys.executable) -> list[str]:

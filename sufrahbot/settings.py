@@ -146,7 +146,14 @@ SENDER_ROUTE_CACHE_SIZE = int(os.environ.get("SENDER_ROUTE_CACHE_SIZE", "50000")
 # Celery pools: inbound (webhook processing, the bot, sweeps) and outbound (provider sends) apart, so slow
 # sends never hold up inbound messages.
 INBOUND_CONCURRENCY = int(os.environ.get("INBOUND_CONCURRENCY", "2"))
-OUTBOUND_CONCURRENCY = int(os.environ.get("OUTBOUND_CONCURRENCY", "2"))
+# Outbound sends mostly wait on the provider (~0.1–0.3 s a Twilio call), so the outbound pool runs threads in
+# one process (OUTBOUND_POOL=threads): OUTBOUND_CONCURRENCY sends in flight for one process's memory, each
+# thread with its own database connection (persistent) and the process's one bounded HTTP pool per provider.
+# OUTBOUND_POOL=prefork runs OUTBOUND_CONCURRENCY processes instead.
+OUTBOUND_POOL = os.environ.get("OUTBOUND_POOL", "threads")
+if OUTBOUND_POOL not in ("threads", "prefork"):
+    raise RuntimeError(f"OUTBOUND_POOL must be threads or prefork, not {OUTBOUND_POOL!r}")
+OUTBOUND_CONCURRENCY = int(os.environ.get("OUTBOUND_CONCURRENCY", "16" if OUTBOUND_POOL == "threads" else "2"))
 # Outgoing webhook deliveries (their own queue, webhooks_out): mostly waiting on receivers.
 WEBHOOKS_CONCURRENCY = int(os.environ.get("WEBHOOKS_CONCURRENCY", "2"))
 
@@ -261,6 +268,9 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection around every task unless this is set; then only
+# every this-many tasks. sufrahbot.celery applies CONN_MAX_AGE and the health checks after each task instead.
+CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "webhooks.tasks.*": {"queue": "inbound"},
@@ -309,6 +319,8 @@ BOT_CUSTOMER_MESSAGES_PER_MINUTE = int(os.environ.get("BOT_CUSTOMER_MESSAGES_PER
 SEND_RETRY_BASE_SECONDS = float(os.environ.get("SEND_RETRY_BASE_SECONDS", "2"))
 SEND_RETRY_MAX_SECONDS = float(os.environ.get("SEND_RETRY_MAX_SECONDS", "600"))
 PROVIDER_HTTP_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_HTTP_TIMEOUT_SECONDS", "10"))
+# Kept-alive connections per provider host in one process: one per outbound thread, so none waits for one.
+PROVIDER_HTTP_POOL_SIZE = int(os.environ.get("PROVIDER_HTTP_POOL_SIZE", str(max(OUTBOUND_CONCURRENCY, 4))))
 # A send claimed by a worker that then died is taken over after this long. It must outlast one provider call
 # (connect + read timeouts), or a slow but live send would be taken over and reconciled while still running.
 SEND_CLAIM_LEASE_SECONDS = float(os.environ.get("SEND_CLAIM_LEASE_SECONDS", "120"))

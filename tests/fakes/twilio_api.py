@@ -61,11 +61,15 @@ class FakeTwilioState:
 
 
 class FakeTwilio(LocalServer):
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
+        """keep_alive: HTTP/1.1 with kept-alive connections, as Twilio's API answers (the benches); the
+        default HTTP/1.0 closes each connection, which the fault cases rely on."""
         self.state = FakeTwilioState()
         state = self.state
 
         class Handler(JsonHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def _account(self) -> str | None:
                 header = self.headers.get("Authorization") or ""
                 if not header.startswith("Basic "):
