@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
 from .models import Restaurant, Sender
-from .selectors import sender_for_route
+from .selectors import sender_for_route, senders_for_account
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,19 @@ def sender_route(
     if cacheable:
         _cache.put(cache_key, route, ttl)
     return route
+
+
+def sender_routes(
+    *, providers: Sequence[str], by: str, key: str, account_credential: str = "", fresh: bool = False
+) -> list[SenderRoute]:
+    """Every active sender a webhook route points at: the one of a number or routing id (cached, as
+    sender_route), or each sender on a business account (restaurants may share one WhatsApp Business Account;
+    template news is rare, so these are always read)."""
+    if by == "account":
+        senders = senders_for_account(providers=list(providers), account_id=key, account_credential=account_credential)
+        return [SenderRoute.of(sender) for sender in senders]
+    route = sender_route(providers=providers, by=by, key=key, account_credential=account_credential, fresh=fresh)
+    return [route] if route is not None else []
 
 
 def sender_routes_forget(**_: object) -> None:

@@ -14,31 +14,42 @@ from .plans import MONTHLY_COUNTERS, plan_limits, usage_month
 
 def sender_for_route(*, providers: list[str], by: str, key: str, account_credential: str = "") -> Sender | None:
     """The active sender of one of these providers that a webhook route points at: our own number, the
-    provider's routing id (Meta's phone number id), or (by "account") the business account its credentials
-    name in `account_credential` (Meta's WABA id, for template news)."""
+    provider's routing id (Meta's phone number id), or (by "account") the first sender on the business account
+    its credentials name in `account_credential` (senders_for_route gives them all)."""
+    found = senders_for_route(providers=providers, by=by, key=key, account_credential=account_credential)
+    return found[0] if found else None
+
+
+def senders_for_route(*, providers: list[str], by: str, key: str, account_credential: str = "") -> list[Sender]:
+    """Every active sender a webhook route points at: at most one for a number or a routing id; for a business
+    account (Meta's WABA id, for template news) each sender on it, since several restaurants may share one
+    WhatsApp Business Account. In id order."""
     if by == "account":
-        return sender_for_account(providers=providers, account_id=key, account_credential=account_credential)
+        return senders_for_account(providers=providers, account_id=key, account_credential=account_credential)
     lookup = {"phone_number": key} if by == "number" else {"routing_id": key}
-    return (
-        # The plan too: counting the inbound message against it needs no query of its own.
+    # The plan too: counting the inbound message against it needs no query of its own.
+    sender = (
         Sender.objects.select_related("restaurant__plan")
         .filter(provider__in=providers, active=True, restaurant__active=True, **lookup)
         .first()
     )
+    return [sender] if sender is not None else []
 
 
-def sender_for_account(*, providers: list[str], account_id: str, account_credential: str) -> Sender | None:
-    """The first active sender whose credentials name this business account. Credentials are encrypted, so
-    the provider's active senders are read and compared (template news is rare, and senders are few)."""
+def senders_for_account(*, providers: list[str], account_id: str, account_credential: str) -> list[Sender]:
+    """Every active sender whose credentials name this business account, in id order. Credentials are
+    encrypted, so the provider's active senders are read and compared (template news is rare, and senders
+    are few)."""
     if not account_credential or not account_id:
-        return None
+        return []
     senders = Sender.objects.select_related("restaurant__plan").filter(
         provider__in=providers, active=True, restaurant__active=True
     )
-    for sender in senders.order_by("id").iterator(chunk_size=200):
-        if str((sender.credentials or {}).get(account_credential, "")) == account_id:
-            return sender
-    return None
+    return [
+        sender
+        for sender in senders.order_by("id").iterator(chunk_size=200)
+        if str((sender.credentials or {}).get(account_credential, "")) == account_id
+    ]
 
 
 def restaurant_get(*, slug: str) -> Restaurant | None:

@@ -266,11 +266,23 @@ def template_sync(*, template_id: int) -> str:
 
 def template_status_webhook_apply(*, restaurant_id: int, value: dict[str, Any]) -> bool:
     """Meta's message_template_status_update change: {event, message_template_id, message_template_name,
-    message_template_language, reason}. Templates of other restaurants are never touched."""
+    message_template_language, reason}, for one restaurant with a sender on the template's business account
+    (the webhook calls this once per such restaurant). Only this restaurant's template of that Meta name and
+    language, created at Meta as that id, follows; templates of other restaurants are never touched."""
     status = provider_api.META_STATUS.get(str(value.get("event", "")).upper())
-    template = MessageTemplate.objects.filter(
-        restaurant_id=restaurant_id, meta_template_id=str(value.get("message_template_id", ""))
-    ).first()
+    name = str(value.get("message_template_name") or "")
+    language = str(value.get("message_template_language") or "")
+    template_id = str(value.get("message_template_id") or "")
+    template = (
+        MessageTemplate.objects.filter(
+            restaurant_id=restaurant_id, name=name, language=language, meta_template_id=template_id
+        )
+        # A draft that still holds the id was edited since: Meta's verdict is about the content it replaced.
+        .exclude(status=TemplateStatus.DRAFT)
+        .first()
+        if name and language and template_id
+        else None
+    )
     if template is None or status is None:
         logger.info("template status update skipped", extra={"restaurant_id": restaurant_id, "value": value})
         return False

@@ -20,7 +20,7 @@ from providers.base import Item, Provider, Route, StoredRequest
 from providers.content import InboundMessage, ItemFailure, MalformedWebhook, StatusUpdate, TemplateStatusChange
 from providers.registry import provider_for
 from restaurants.models import Sender
-from restaurants.selectors import sender_for_route
+from restaurants.selectors import senders_for_route
 from sufrahbot.enqueue import delay_or_log
 from sufrahbot.logging import bind
 from sufrahbot.metrics import BOT_REPLY_SECONDS, DEAD_LETTERS, MESSAGES
@@ -50,8 +50,10 @@ def stored_request(
     )
 
 
-def route_sender(provider: Provider, route: Route) -> Sender | None:
-    return sender_for_route(
+def route_senders(provider: Provider, route: Route) -> list[Sender]:
+    """The active senders a route points at: one for a number or routing id, every sender on a business
+    account (restaurants may share one WhatsApp Business Account)."""
+    return senders_for_route(
         providers=[provider.name, *provider.webhook_aliases],
         by=route.by,
         key=route.key,
@@ -61,7 +63,7 @@ def route_sender(provider: Provider, route: Route) -> Sender | None:
 
 def _admitted_sender(event: WebhookEvent, provider: Provider, route: Route) -> Sender | None:
     """The event's own sender (routed and loaded at admission, with its restaurant) when the route points at
-    it and both are still active: what route_sender would find, without the query."""
+    it and both are still active: what route_senders would find, without the query."""
     sender = event.sender
     if sender is None or not (sender.active and sender.restaurant.active):
         return None
@@ -69,6 +71,17 @@ def _admitted_sender(event: WebhookEvent, provider: Provider, route: Route) -> S
         return None
     key = sender.phone_number if route.by == "number" else sender.routing_id
     return sender if key and key == route.key else None
+
+
+def _route_senders_now(event: WebhookEvent, provider: Provider, route: Route) -> list[Sender]:
+    """The senders an item of a verified event is applied for. A business account's senders are looked up
+    again and each must still accept the stored signature: one added to the account (or given another app
+    secret) since admission was never checked against this request, so it gets nothing from it."""
+    if route.by != "account":
+        admitted = _admitted_sender(event, provider, route)
+        return [admitted] if admitted is not None else route_senders(provider, route)
+    request = stored_request(event)
+    return [s for s in route_senders(provider, route) if provider_for(s.provider).verify(request, s.credentials)]
 
 
 def _item_ref(item: Item) -> dict:
@@ -83,6 +96,22 @@ def _item_ref(item: Item) -> dict:
         # Every error the provider gave (the message keeps the first code and text when it failed).
         record["errors"] = item.errors
     return record
+
+
+def _template_status_apply(item: TemplateStatusChange, senders: list[Sender]) -> tuple[str, str]:
+    """News about a template of a business account, for every restaurant with a sender on that account: each
+    restaurant's own template of that name, language and Meta id follows, on its own savepoint; nobody
+    else's is looked at."""
+    restaurant_ids = sorted({s.restaurant_id for s in senders})
+    applied = 0
+    for restaurant_id in restaurant_ids:
+        with transaction.atomic():
+            applied += template_status_webhook_apply(restaurant_id=restaurant_id, value=item.value)
+    if not applied:
+        return "skipped", "no template of these restaurants with that name, language and id, or no change"
+    if len(restaurant_ids) == 1:
+        return "applied", ""
+    return "applied", f"{applied} of {len(restaurant_ids)} restaurants on the account"
 
 
 def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:
@@ -105,11 +134,6 @@ def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:
         if inbound_answer(message=message, inbound=item):
             BOT_REPLY_SECONDS.observe(time.perf_counter() - started)
         return ("stored", "") if created else ("duplicate", "already stored")
-    if isinstance(item, TemplateStatusChange):
-        # The account's template changed at the provider: only the routed restaurant's template may follow.
-        with transaction.atomic():
-            applied = template_status_webhook_apply(restaurant_id=sender.restaurant_id, value=item.value)
-        return ("applied", "") if applied else ("skipped", "no template of this restaurant with that id, or no change")
     assert isinstance(item, StatusUpdate)
     try:
         with transaction.atomic():
@@ -147,18 +171,21 @@ def webhook_event_process(*, event_id: int) -> str:
     except MalformedWebhook as exc:
         event_close(event, WebhookEvent.Status.FAILED, f"malformed: {exc}")
         return "failed"
-    senders: dict[Route, Sender | None] = {}
+    senders: dict[Route, list[Sender]] = {}
     outcomes, failures = [], []
     for route, item in parsed.items:
         if route not in senders:
-            senders[route] = _admitted_sender(event, provider, route) or route_sender(provider, route)
-        sender = senders[route]
+            senders[route] = _route_senders_now(event, provider, route)
+        routed = senders[route]
         record = {**_item_ref(item), "route": route.key}
-        if sender is None:
+        if not routed:
             record.update(outcome="skipped", reason=f"no active sender for {route.key}")
         else:
             try:
-                outcome, reason = _item_apply(item, sender)
+                if isinstance(item, TemplateStatusChange):
+                    outcome, reason = _template_status_apply(item, routed)
+                else:
+                    outcome, reason = _item_apply(item, routed[0])
                 record.update(outcome=outcome, reason=reason)
             except Exception as exc:  # recorded; the other items go on
                 logger.exception("webhook item failed", extra={"event_id": event.pk, "item": record["id"]})

@@ -18,7 +18,7 @@ from django.utils import timezone
 from providers.base import Provider, Route, StoredRequest
 from providers.content import MalformedWebhook
 from providers.registry import provider_for
-from restaurants.routing import SenderRoute, sender_route
+from restaurants.routing import SenderRoute, sender_routes
 from sufrahbot.enqueue import delay_or_log
 
 from .models import WebhookEvent
@@ -133,18 +133,19 @@ def _judge(provider: Provider, request: StoredRequest) -> tuple[Verdict, dict]:
         )
     if not routes:
         return Verdict(200), _closed(WebhookEvent.Status.PROCESSED, "nothing for a sender (no message changes)")
-    senders = [s for s in (_route(provider, r) for r in routes) if s is not None]
+    senders = _routed(provider, routes)
     if not senders:
         keys = ", ".join(r.key for r in routes)
         return Verdict(404, "unknown_number", f"No restaurant answers on {keys}."), _closed(
             WebhookEvent.Status.UNROUTABLE, f"no active {provider.label} sender for {keys}"
         )
     scope = {"sender_id": senders[0].sender_id, "restaurant_id": senders[0].restaurant_id}
-    # One app may sign for several numbers: every routed sender must accept the request (by its own provider,
-    # as a console sender speaks Twilio's format with its own secret). A cached secret that fails is read
-    # again first: it may have been rotated in another process.
+    # One app may sign for several numbers, and several restaurants' senders may sit on one business account:
+    # every routed sender must accept the request (by its own provider, as a console sender speaks Twilio's
+    # format with its own secret), so no tenant's messages or templates move on another's signature. A cached
+    # secret that fails is read again first: it may have been rotated in another process.
     if not _verified(provider, request, senders):
-        senders = [s for s in (_route(provider, r, fresh=True) for r in routes) if s is not None]
+        senders = _routed(provider, routes, fresh=True)
         if not senders or not _verified(provider, request, senders):
             return Verdict(403, "invalid_signature", f"The {provider.signature_header} header is missing or wrong."), (
                 _closed(WebhookEvent.Status.REJECTED, "signature missing or wrong", signature_valid=False, **scope)
@@ -158,14 +159,19 @@ def _judge(provider: Provider, request: StoredRequest) -> tuple[Verdict, dict]:
     return Verdict(200), {"signature_valid": True, **scope}
 
 
-def _route(provider: Provider, route: Route, *, fresh: bool = False) -> SenderRoute | None:
-    return sender_route(
-        providers=[provider.name, *provider.webhook_aliases],
-        by=route.by,
-        key=route.key,
-        account_credential=getattr(provider, "account_credential", ""),
-        fresh=fresh,
-    )
+def _routed(provider: Provider, routes: list[Route], *, fresh: bool = False) -> list[SenderRoute]:
+    """The senders of every route, each once (a business account's route finds all the senders on it)."""
+    found: dict[int, SenderRoute] = {}
+    for route in routes:
+        for sender in sender_routes(
+            providers=[provider.name, *provider.webhook_aliases],
+            by=route.by,
+            key=route.key,
+            account_credential=getattr(provider, "account_credential", ""),
+            fresh=fresh,
+        ):
+            found.setdefault(sender.sender_id, sender)
+    return list(found.values())
 
 
 def _verified(provider: Provider, request: StoredRequest, senders: list[SenderRoute]) -> bool:
