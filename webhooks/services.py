@@ -19,6 +19,7 @@ from providers.base import Provider, Route, StoredRequest
 from providers.content import MalformedWebhook
 from providers.registry import provider_for
 from restaurants.routing import SenderRoute, sender_routes
+from sufrahbot.db import insert_prepared
 from sufrahbot.enqueue import delay_or_log
 
 from .models import WebhookEvent
@@ -193,7 +194,7 @@ def webhook_event_record(
     unverified request cut at MAX_STORED_BODY (enough to see what it was), a verified one kept whole."""
     stored_headers = {**headers, **{h: "(present)" for h in SECRET_HEADERS if h in headers}}
     cut = len(body) > MAX_STORED_BODY and not fields.get("signature_valid")
-    return WebhookEvent.objects.create(
+    event = WebhookEvent(
         provider=provider[:16],
         kind=kind,
         url=url,
@@ -205,6 +206,7 @@ def webhook_event_record(
         body_truncated=cut,
         **fields,
     )
+    return insert_prepared(event)  # one row a request: the statement is built once (WebhookEvent has no signals)
 
 
 def webhook_event_too_large(*, provider: str, kind: str, request: HttpRequest, size: int) -> WebhookEvent:
