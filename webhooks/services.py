@@ -78,15 +78,17 @@ def webhook_receive_request(
     *, provider: str, kind: str, request: HttpRequest, body: bytes
 ) -> tuple[WebhookEvent, Verdict]:
     """The webhook view's entry: judge the live request, then store it once with its verdict."""
-    return webhook_receive(
-        provider=provider,
-        kind=kind,
-        url=request_url(request),
-        method=request.method or "",
-        content_type=request.content_type or "",
-        headers=request_headers(request),
-        body=body,
-    )
+    return webhook_receive(provider=provider, kind=kind, **_request_fields(request), body=body)
+
+
+def _request_fields(request: HttpRequest) -> dict:
+    """What is stored of a live request besides its body."""
+    return {
+        "url": request_url(request),
+        "method": request.method or "",
+        "content_type": request.content_type or "",
+        "headers": request_headers(request),
+    }
 
 
 def webhook_receive(
@@ -214,10 +216,7 @@ def webhook_event_too_large(*, provider: str, kind: str, request: HttpRequest, s
     return webhook_event_record(
         provider=provider,
         kind=kind,
-        url=request_url(request),
-        method=request.method or "",
-        content_type=request.content_type or "",
-        headers=request_headers(request),
+        **_request_fields(request),
         body=b"",
         body_size=size,
         **_closed(WebhookEvent.Status.REJECTED, f"body of {size} bytes or more is over {MAX_BODY}"),

@@ -8,27 +8,24 @@ from sufrahbot.logging import current, log_context
 
 from .processing import webhook_event_process, webhook_events_stale
 
+# Processing a stored webhook: acknowledged only once done (a killed worker's task runs again, which is safe),
+# retried with backoff while the database is away.
+PROCESSING = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+
+@shared_task(**PROCESSING)
 def process_event(self, event_id: int) -> str:
     return webhook_event_process(event_id=event_id)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(**PROCESSING)
 def process_events(self, event_ids: list[int], request_ids: list[str] | None = None) -> list[str]:
     """Several webhooks admitted together (webhook_batches): each processed on its own, in order of arrival,
     under the id of the request that brought it. A retry runs the whole list again, which is safe: a
