@@ -75,6 +75,40 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (/proc/<pid>/stat utime and stime)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def processes_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_snapshot(processes: dict) -> dict[str, float]:
+    """CPU seconds by part: each of our process trees, this process (the driver and the fake provider), and
+    PostgreSQL and Redis as a whole (shared servers: other users of the machine count too)."""
+    parts = {name: process_tree(process.pid) for name, process in processes.items()}
+    parts["bench (driver + fake)"] = [os.getpid()]
+    parts["postgres (all)"] = processes_named("postgres")
+    parts["redis-server (all)"] = processes_named("redis-server")
+    return {name: cpu_seconds(pids) for name, pids in parts.items()}
+
+
 def process_tree(pid: int) -> list[int]:
     """pid and its descendants (uvicorn's and Celery's children do the work)."""
     children: dict[int, list[int]] = {}
@@ -243,6 +277,7 @@ def main() -> None:
             "web": web_command(host="127.0.0.1", port=args.port),
             "worker-inbound": worker_command("inbound"),
             "worker-outbound": worker_command("outbound"),
+            "worker-webhooks": worker_command("webhooks"),  # /health/ wants every queue served
         }
         if args.outbound_only:
             commands = {"worker-outbound": commands["worker-outbound"]}
@@ -263,7 +298,7 @@ def main() -> None:
             f"{os.cpu_count()} CPUs"
         )
         if not args.outbound_only:
-            e2e(args, fake)
+            e2e(args, fake, processes)
         if args.outbound_senders:
             outbound(args, fake, restaurant)
         print("memory (RSS MB, after the runs):")
@@ -303,10 +338,11 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def e2e(args, fake) -> None:
+def e2e(args, fake, processes: dict) -> None:
     from conversations.models import Message
 
     load = os.getloadavg()[0]
+    cpu_before = cpu_snapshot(processes)
     driver = Driver(args.rate, args.seconds, port=args.port)
     began = time.monotonic()
     driver.run()
@@ -315,6 +351,7 @@ def e2e(args, fake) -> None:
     drain_began = time.monotonic()
     _drain(lambda: len(fake.sent), expected)
     drained_in = time.monotonic() - drain_began
+    cpu_after = cpu_snapshot(processes)
     time.sleep(2)  # anything doubled would show now
     replies: dict[str, list[float]] = {}
     for record in fake.sent:
@@ -340,6 +377,13 @@ def e2e(args, fake) -> None:
         f"  non-2xx {non2xx}; stored {inbound_rows} inbound, {outbound_rows} replies; provider calls "
         f"{len(fake.sent)}; unanswered {len(lost)}, doubled {len(doubled)}; the backlog drained "
         f"{drained_in:.1f} s after the last webhook"
+    )
+    used = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    print(
+        f"  CPU per message (ms; {os.cpu_count()} CPUs give {os.cpu_count() * 1000 / max(args.rate, 1):.1f} ms "
+        f"at {args.rate:.0f}/s): "
+        + ", ".join(f"{name} {1000 * seconds / max(expected, 1):.1f}" for name, seconds in used.items())
+        + f"; total {1000 * sum(used.values()) / max(expected, 1):.1f}"
     )
     fake.state.sent.clear()
 

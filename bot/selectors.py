@@ -5,22 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from conversations.models import Conversation, Message
 from orders.selectors import orders_for_conversation, recent_orders_of_conversation
 from providers.content import OutboundContent
 from restaurants.selectors import menu_for, menu_of_restaurant
+from sufrahbot.db import PreparedSelect
 
 from .types import BotContext, CategoryData, MenuItemData, RecentOrder
 
 RECENT_ORDERS = 5
 
 
-def conversation_for_answer(*, conversation_id: int, before_message_id: int) -> Conversation:
-    """The conversation, locked for the bot's turn (one customer's messages are answered one after the
-    other), with its restaurant, sender and bot session, and what bot_context_build reads of its orders and
-    of the last message the customer was sent, and the restaurant's menu: one round trip."""
+def _conversation_for_answer_query(*, conversation_id: int, before_message_id: int) -> QuerySet:
     last_outbound = (
         Message.objects.filter(
             conversation_id=OuterRef("pk"), direction=Message.Direction.OUTBOUND, pk__lt=before_message_id
@@ -37,7 +35,21 @@ def conversation_for_answer(*, conversation_id: int, before_message_id: int) -> 
             bot_recent_orders=recent_orders_of_conversation(limit=RECENT_ORDERS),
             bot_last_outbound_content=Subquery(last_outbound),
         )
-    return conversations.get(pk=conversation_id)
+    return conversations.filter(pk=conversation_id)
+
+
+# Built and compiled once per process: the ORM spent longer on this statement than PostgreSQL does.
+_conversation_for_answer = PreparedSelect(_conversation_for_answer_query, "conversation_id", "before_message_id")
+
+
+def conversation_for_answer(*, conversation_id: int, before_message_id: int) -> Conversation:
+    """The conversation, locked for the bot's turn (one customer's messages are answered one after the
+    other), with its restaurant, sender and bot session, and what bot_context_build reads of its orders and
+    of the last message the customer was sent, and the restaurant's menu: one round trip."""
+    rows = _conversation_for_answer.fetch(conversation_id=conversation_id, before_message_id=before_message_id)
+    if not rows:
+        raise Conversation.DoesNotExist(f"conversation {conversation_id}")
+    return rows[0]
 
 
 def bot_context_build(*, conversation: Conversation, before_message_id: int | None = None) -> BotContext:

@@ -4,12 +4,16 @@ Built with Django's own insert compiler, so every field's default, pre_save and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import threading
+from collections.abc import Callable, Sequence
 
 from django.db import connections, router
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.db.models.constants import OnConflict
+from django.db.models.query import ModelIterable
 from django.db.models.sql import InsertQuery
+from django.db.transaction import TransactionManagementError
 
 
 def _insert_fields(model: type[Model]) -> list:
@@ -83,3 +87,55 @@ def insert_prepared(obj: Model) -> Model:
         obj.pk = cursor.fetchone()[0]
     obj._state.adding, obj._state.db = False, using
     return obj
+
+
+class PreparedSelect:
+    """A hot read whose ORM build and compilation cost more than the query itself (the bot's context:
+    several milliseconds of Python for one round trip), built and compiled by Django once per process and
+    database, then run with each call's values. Rows come back as model instances through Django's own
+    ModelIterable: select_related objects, annotations and converters as the queryset would give them.
+
+    `build(**values)` returns the queryset; it is called once, with a distinct placeholder integer for each
+    keyword, and every occurrence of a placeholder among the compiled parameters is then replaced by the
+    call's value. So the queryset may use the values only as query parameters (never branch on them), and
+    only integers (ids). A placeholder the compiled query does not carry as a parameter is refused."""
+
+    _PLACEHOLDER_BASE = -(2**62)  # no id is negative: a placeholder cannot meet a real constant
+
+    def __init__(self, build: Callable[..., QuerySet], *names: str) -> None:
+        self.build = build
+        self.names = names
+        self._prepared: dict[str, tuple[QuerySet, object, str, list, dict[int, str]]] = {}
+        self._lock = threading.Lock()
+
+    def _prepare(self, using: str):
+        placeholders = {name: self._PLACEHOLDER_BASE + k for k, name in enumerate(self.names)}
+        queryset = self.build(**placeholders).using(using)
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()  # also fills compiler.select, klass_info and annotation_col_map
+        by_value = {value: name for name, value in placeholders.items()}
+        slots = {i: by_value[p] for i, p in enumerate(params) if isinstance(p, int) and p in by_value}
+        missing = set(self.names) - set(slots.values())
+        if missing:
+            raise ValueError(f"the query does not carry {sorted(missing)} as parameters")
+        return queryset, compiler, sql, list(params), slots
+
+    def fetch(self, *, using: str = "default", **values: int) -> list[Model]:
+        prepared = self._prepared.get(using)
+        if prepared is None:
+            with self._lock:
+                prepared = self._prepared.get(using) or self._prepare(using)
+                self._prepared[using] = prepared
+        template, template_compiler, sql, params, slots = prepared
+        params = list(params)
+        for i, name in slots.items():
+            params[i] = int(values[name])
+        connection = connections[using]  # this thread's connection, not the one that compiled
+        if template.query.select_for_update and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        compiler = copy.copy(template_compiler)
+        compiler.connection = connection
+        compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        queryset = template._chain()
+        queryset.query.get_compiler = lambda *args, **kwargs: compiler
+        return list(ModelIterable(queryset))

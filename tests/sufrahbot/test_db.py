@@ -41,3 +41,90 @@ def test_one_statement_a_row_built_once():
     assert len(queries) == 1 and queries[0]["sql"].startswith('INSERT INTO "webhooks_webhookevent"')
     assert len(db._insert_sql) == 1
     assert WebhookEvent.objects.filter(status="rejected", error="malformed: x").count() == 1
+
+
+# --- PreparedSelect: a hot read compiled once, run with each call's values ---------------------------------
+
+from django.db import transaction  # noqa: E402
+from django.db.models import Count, F, Q  # noqa: E402
+from django.db.models.sql.compiler import SQLCompiler  # noqa: E402
+
+from conversations.models import Conversation, Message  # noqa: E402
+from tests.factories import ConversationFactory, MessageFactory  # noqa: E402
+
+
+def _messages_before(*, conversation_id: int, before_message_id: int):
+    return (
+        Conversation.objects.select_related("restaurant", "sender")
+        .annotate(earlier=Count("messages", filter=Q(messages__pk__lt=before_message_id)), doubled=F("pk") * 2)
+        .filter(pk=conversation_id)
+    )
+
+
+def test_prepared_rows_are_the_querysets_rows_for_each_calls_values():
+    prepared = db.PreparedSelect(_messages_before, "conversation_id", "before_message_id")
+    first, second = ConversationFactory(), ConversationFactory()
+    messages = [MessageFactory(conversation=first) for _ in range(3)] + [MessageFactory(conversation=second)]
+    for conversation, before in ((first, messages[2].pk), (second, messages[3].pk + 1), (first, messages[0].pk)):
+        [row] = prepared.fetch(conversation_id=conversation.pk, before_message_id=before)
+        [expected] = _messages_before(conversation_id=conversation.pk, before_message_id=before)
+        assert row.pk == expected.pk and row.customer_id == expected.customer_id
+        assert (row.earlier, row.doubled) == (expected.earlier, expected.doubled)
+        assert row.restaurant.slug == expected.restaurant.slug and row.sender.pk == expected.sender.pk
+    assert prepared.fetch(conversation_id=first.pk, before_message_id=messages[2].pk)[0].earlier == 2
+    assert prepared.fetch(conversation_id=10**9, before_message_id=1) == []
+
+
+def test_compiled_once_then_one_statement(monkeypatch):
+    prepared = db.PreparedSelect(_messages_before, "conversation_id", "before_message_id")
+    conversation = ConversationFactory()
+    prepared.fetch(conversation_id=conversation.pk, before_message_id=1)
+    compiled = []
+    real_as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(SQLCompiler, "as_sql", lambda self, *a, **k: compiled.append(1) or real_as_sql(self, *a, **k))
+    with CaptureQueriesContext(connection) as queries:
+        [row] = prepared.fetch(conversation_id=conversation.pk, before_message_id=10**9)
+    assert compiled == [] and len(queries) == 1 and row.pk == conversation.pk
+    assert str(conversation.pk) in queries[0]["sql"]  # the call's values, not the placeholders
+
+
+def test_a_value_the_query_does_not_carry_is_refused():
+    def constant(*, conversation_id: int):
+        return Conversation.objects.filter(pk=1)
+
+    with pytest.raises(ValueError, match="conversation_id"):
+        db.PreparedSelect(constant, "conversation_id").fetch(conversation_id=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_read_outside_a_transaction_is_refused():
+    prepared = db.PreparedSelect(
+        lambda *, message_id: Message.objects.select_for_update().filter(pk=message_id), "message_id"
+    )
+    with transaction.atomic():
+        assert prepared.fetch(message_id=1) == []  # compiled inside a transaction
+    with pytest.raises(transaction.TransactionManagementError):
+        prepared.fetch(message_id=1)  # the compiled statement is not run outside one either
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_reads_on_its_own_connection():
+    import threading
+
+    prepared = db.PreparedSelect(_messages_before, "conversation_id", "before_message_id")
+    conversation = ConversationFactory()
+    prepared.fetch(conversation_id=conversation.pk, before_message_id=1)  # compiled on this thread's connection
+    seen: list = []
+
+    def other_thread():
+        try:
+            with transaction.atomic():
+                [row] = prepared.fetch(conversation_id=conversation.pk, before_message_id=1)
+                seen.append((row.pk, connection.in_atomic_block))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen == [(conversation.pk, True)]
