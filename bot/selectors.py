@@ -46,10 +46,16 @@ def conversation_for_answer(*, conversation_id: int, before_message_id: int) -> 
     """The conversation, locked for the bot's turn (one customer's messages are answered one after the
     other), with its restaurant, sender and bot session, and what bot_context_build reads of its orders and
     of the last message the customer was sent, and the restaurant's menu: one round trip."""
-    rows = _conversation_for_answer.fetch(conversation_id=conversation_id, before_message_id=before_message_id)
-    if not rows:
+    if connection.vendor != "postgresql":  # the embedded SQLite: no annotations, nothing worth preparing
+        return _conversation_for_answer_query(
+            conversation_id=conversation_id, before_message_id=before_message_id
+        ).get()
+    conversation = _conversation_for_answer.fetch_one(
+        conversation_id=conversation_id, before_message_id=before_message_id
+    )
+    if conversation is None:
         raise Conversation.DoesNotExist(f"conversation {conversation_id}")
-    return rows[0]
+    return conversation
 
 
 def bot_context_build(*, conversation: Conversation, before_message_id: int | None = None) -> BotContext:

@@ -139,3 +139,8 @@ class PreparedSelect:
         queryset = template._chain()
         queryset.query.get_compiler = lambda *args, **kwargs: compiler
         return list(ModelIterable(queryset))
+
+    def fetch_one(self, *, using: str = "default", **values: int) -> Model | None:
+        """The row of a query that selects at most one (by primary key), or None."""
+        rows = self.fetch(using=using, **values)
+        return rows[0] if rows else None

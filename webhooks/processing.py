@@ -21,6 +21,7 @@ from providers.content import InboundMessage, ItemFailure, MalformedWebhook, Sta
 from providers.registry import provider_for
 from restaurants.models import Sender
 from restaurants.selectors import senders_for_route
+from sufrahbot.db import PreparedSelect
 from sufrahbot.enqueue import delay_or_log
 from sufrahbot.logging import bind
 from sufrahbot.metrics import BOT_REPLY_SECONDS, DEAD_LETTERS, MESSAGES
@@ -154,11 +155,17 @@ def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:
     return ("applied", "") if changed else ("unchanged", "not newer than the stored status")
 
 
+# Read once per task: built and compiled once per process (sufrahbot.db.PreparedSelect).
+_event_for_processing = PreparedSelect(
+    lambda *, event_id: WebhookEvent.objects.select_related("sender__restaurant").filter(pk=event_id), "event_id"
+)
+
+
 def webhook_event_process(*, event_id: int) -> str:
     """Turn a stored, verified event into conversation changes, one item at a time, each on its own
     savepoint: an item that fails is recorded with its reason and the others still go through. Safe to run
     twice (messages are stored once; statuses only move forward)."""
-    event = WebhookEvent.objects.select_related("sender__restaurant").filter(pk=event_id).first()
+    event = _event_for_processing.fetch_one(event_id=event_id)
     if event is None or event.status not in (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED):
         return "skipped"
     if not event.signature_valid or event.sender is None:

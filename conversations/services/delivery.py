@@ -16,6 +16,7 @@ from django.utils import timezone
 from providers.content import CREDENTIALS_REFUSED_CODES, OutboundContent, SendError, SendResult
 from providers.registry import provider_for
 from restaurants.services import sender_credentials_accepted, sender_credentials_refused
+from sufrahbot.db import PreparedSelect
 from sufrahbot.events import publish
 from sufrahbot.logging import bind
 from sufrahbot.metrics import DEAD_LETTERS, MESSAGES, RATE_LIMIT_HITS, SEND_RETRIES, SEND_SECONDS
@@ -55,10 +56,16 @@ def _status_callback_url(provider: str) -> str | None:
     return provider_for(provider).status_callback_url(base_url=settings.PUBLIC_BASE_URL)
 
 
+# Read once per send: built and compiled once per process (sufrahbot.db.PreparedSelect).
+_message_for_delivery = PreparedSelect(
+    lambda *, message_id: Message.objects.select_related("conversation__sender").filter(pk=message_id), "message_id"
+)
+
+
 def message_deliver(*, message_id: int) -> DeliveryOutcome:
     """One attempt at handing a queued message to its provider. Safe to call twice: a message that already
     has a provider id, or that another worker is sending, is left alone."""
-    message = Message.objects.select_related("conversation__sender").filter(pk=message_id).first()
+    message = _message_for_delivery.fetch_one(message_id=message_id)
     if message is None or message.direction != Message.Direction.OUTBOUND or message.provider_message_id:
         return DeliveryOutcome("skipped")
     bind(restaurant_id=message.restaurant_id, conversation_id=message.conversation_id, message_id=message.pk)
