@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging.config
 import os
 import threading
-import time
 from datetime import datetime
 
 from celery import Celery, Task, bootsteps, signals
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from sufrahbot.db import connections_mark_released, connections_trust_recent
 from sufrahbot.heartbeat import HEARTBEAT_INTERVAL_SECONDS, worker_beat, worker_gone
 from sufrahbot.logging import _context, current
 
@@ -103,26 +103,18 @@ def _leave_task_context(task_id: str | None = None, **kwargs) -> None:
             pass
 
 
-# A connection a task released this recently needs no health check (a SELECT 1 round trip) before the next
-# task uses it: back-to-back tasks (a backlog of sends) skip it, a connection idle for longer is checked.
-RECENTLY_USED_SECONDS = 1.0
-
-
 @signals.task_prerun.connect
 def _trust_recent_connections(task=None, **kwargs) -> None:
     if task is None or getattr(task.request, "is_eager", False):
         return
-    now = time.monotonic()
-    for conn in connections.all(initialized_only=True):
-        if conn.connection is not None and now - getattr(conn, "sufrah_released_at", -1e9) < RECENTLY_USED_SECONDS:
-            conn.health_check_done = True
+    connections_trust_recent()
 
 
 @signals.task_postrun.connect
 def _release_connections(task=None, **kwargs) -> None:
     """After each task, Django's own rules for a persistent connection (as at the end of a request): closed
     when it broke, had errors or is older than CONN_MAX_AGE, else kept, health-checked at its next use
-    unless that comes within RECENTLY_USED_SECONDS.
+    unless that comes within sufrahbot.db.RECENTLY_USED_SECONDS.
 
     Celery's Django fixup would close every connection before and after every task (settings
     CELERY_DB_REUSE_MAX keeps it from doing so): each send then paid for a new PostgreSQL connection, a
@@ -130,9 +122,7 @@ def _release_connections(task=None, **kwargs) -> None:
     if task is None or getattr(task.request, "is_eager", False):
         return
     close_old_connections()
-    now = time.monotonic()
-    for conn in connections.all(initialized_only=True):
-        conn.sufrah_released_at = now
+    connections_mark_released()
 
 
 class Heartbeat(bootsteps.StartStopStep):

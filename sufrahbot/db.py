@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from django.db import connections, router
@@ -144,3 +145,25 @@ class PreparedSelect:
         """The row of a query that selects at most one (by primary key), or None."""
         rows = self.fetch(using=using, **values)
         return rows[0] if rows else None
+
+
+# A persistent connection released this recently needs no health check (Django's CONN_HEALTH_CHECKS: a
+# SELECT 1 round trip before its first query) when the next request or task takes it: back-to-back work
+# skips the check, a connection idle for longer is still checked. A server that went away in between shows
+# as an error on the first query, and Django drops the connection after it (errors_occurred).
+RECENTLY_USED_SECONDS = 1.0
+
+
+def connections_mark_released() -> None:
+    """At the end of a request or a task (after Django's own close_old_connections)."""
+    now = time.monotonic()
+    for conn in connections.all(initialized_only=True):
+        conn.sufrah_released_at = now
+
+
+def connections_trust_recent() -> None:
+    """At the start of a request or a task (after Django's close_old_connections reset the check)."""
+    now = time.monotonic()
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and now - getattr(conn, "sufrah_released_at", -1e9) < RECENTLY_USED_SECONDS:
+            conn.health_check_done = True

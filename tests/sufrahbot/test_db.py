@@ -128,3 +128,31 @@ def test_each_thread_reads_on_its_own_connection():
     thread.start()
     thread.join()
     assert seen == [(conversation.pk, True)]
+
+
+# --- persistent connections: no health check for one released a moment ago --------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_released_a_moment_ago_skips_the_health_check():
+    connection.ensure_connection()
+    db.connections_mark_released()
+    connection.health_check_done = False  # what Django's close_old_connections does at the next request
+    db.connections_trust_recent()
+    assert connection.health_check_done  # no SELECT 1 before the next query
+
+    connection.sufrah_released_at -= db.RECENTLY_USED_SECONDS + 0.1  # idle for longer: checked again
+    connection.health_check_done = False
+    db.connections_trust_recent()
+    assert not connection.health_check_done
+
+
+def test_requests_apply_it_after_djangos_own_rules():
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from sufrahbot import apps
+
+    for signal, receiver in ((request_started, apps._request_started), (request_finished, apps._request_finished)):
+        receivers = signal._live_receivers(sender=None)[0]
+        assert receiver in receivers and receivers.index(close_old_connections) < receivers.index(receiver)
