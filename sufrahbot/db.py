@@ -5,6 +5,7 @@ Built with Django's own insert compiler, so every field's default, pre_save and 
 from __future__ import annotations
 
 import copy
+import datetime
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -99,7 +100,8 @@ class PreparedSelect:
     `build(**values)` returns the queryset; it is called once, with a distinct placeholder integer for each
     keyword, and every occurrence of a placeholder among the compiled parameters is then replaced by the
     call's value. So the queryset may use the values only as query parameters (never branch on them), and
-    only integers (ids). A placeholder the compiled query does not carry as a parameter is refused."""
+    only integers (ids). A placeholder the compiled query does not carry as a parameter is refused, and so
+    is a date or time among the parameters (it would stay the one of the first call)."""
 
     _PLACEHOLDER_BASE = -(2**62)  # no id is negative: a placeholder cannot meet a real constant
 
@@ -119,6 +121,9 @@ class PreparedSelect:
         missing = set(self.names) - set(slots.values())
         if missing:
             raise ValueError(f"the query does not carry {sorted(missing)} as parameters")
+        if any(isinstance(p, datetime.date | datetime.timedelta) for p in params):
+            # timezone.now() in the queryset would be frozen at the first call: such a read is not preparable.
+            raise ValueError("the query carries a date or time fixed when it was built")
         return queryset, compiler, sql, list(params), slots
 
     def fetch(self, *, using: str = "default", **values: int) -> list[Model]:

@@ -96,6 +96,16 @@ def test_a_value_the_query_does_not_carry_is_refused():
         db.PreparedSelect(constant, "conversation_id").fetch(conversation_id=1)
 
 
+def test_a_time_fixed_at_build_is_refused():
+    from django.utils import timezone
+
+    def recent(*, conversation_id: int):
+        return Conversation.objects.filter(pk=conversation_id, last_message_at__gte=timezone.now())
+
+    with pytest.raises(ValueError, match="date or time"):
+        db.PreparedSelect(recent, "conversation_id").fetch(conversation_id=1)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_locking_read_outside_a_transaction_is_refused():
     prepared = db.PreparedSelect(
