@@ -158,11 +158,28 @@ def test_a_connection_released_a_moment_ago_skips_the_health_check():
 
 
 def test_requests_apply_it_after_djangos_own_rules():
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
+    """In a freshly started process, as a server runs (Django's test client disconnects and reconnects
+    close_old_connections around each request, which reorders the receivers in this one)."""
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    from sufrahbot import apps
-
-    for signal, receiver in ((request_started, apps._request_started), (request_finished, apps._request_finished)):
-        receivers = signal._live_receivers(sender=None)[0]
-        assert receiver in receivers and receivers.index(close_old_connections) < receivers.index(receiver)
+    check = (
+        "import django; django.setup()\n"
+        "from django.core.signals import request_finished, request_started\n"
+        "from django.db import close_old_connections\n"
+        "from sufrahbot import apps\n"
+        "pairs = ((request_started, apps._request_started), (request_finished, apps._request_finished))\n"
+        "for signal, receiver in pairs:\n"
+        "    receivers = signal._live_receivers(sender=None)[0]\n"
+        "    assert receivers.index(close_old_connections) < receivers.index(receiver), receivers\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
