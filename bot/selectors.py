@@ -18,7 +18,16 @@ from .types import BotContext, CategoryData, MenuItemData, RecentOrder
 RECENT_ORDERS = 5
 
 
+def _conversation_locked(*, conversation_id: int) -> QuerySet:
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("restaurant", "sender", "bot_session")
+        .filter(pk=conversation_id)
+    )
+
+
 def _conversation_for_answer_query(*, conversation_id: int, before_message_id: int) -> QuerySet:
+    """PostgreSQL: the locked conversation with the menu, recent orders and last outbound content as arrays."""
     last_outbound = (
         Message.objects.filter(
             conversation_id=OuterRef("pk"), direction=Message.Direction.OUTBOUND, pk__lt=before_message_id
@@ -26,16 +35,11 @@ def _conversation_for_answer_query(*, conversation_id: int, before_message_id: i
         .order_by("-id")
         .values("content")[:1]
     )
-    conversations = Conversation.objects.select_for_update(of=("self",)).select_related(
-        "restaurant", "sender", "bot_session"
+    return _conversation_locked(conversation_id=conversation_id).annotate(
+        bot_menu=menu_of_restaurant(restaurant_ref="restaurant_id"),
+        bot_recent_orders=recent_orders_of_conversation(limit=RECENT_ORDERS),
+        bot_last_outbound_content=Subquery(last_outbound),
     )
-    if connection.vendor == "postgresql":  # the embedded SQLite has no arrays: bot_context_build reads them
-        conversations = conversations.annotate(
-            bot_menu=menu_of_restaurant(restaurant_ref="restaurant_id"),
-            bot_recent_orders=recent_orders_of_conversation(limit=RECENT_ORDERS),
-            bot_last_outbound_content=Subquery(last_outbound),
-        )
-    return conversations.filter(pk=conversation_id)
 
 
 # Built and compiled once per process: the ORM spent longer on this statement than PostgreSQL does.
@@ -46,10 +50,8 @@ def conversation_for_answer(*, conversation_id: int, before_message_id: int) -> 
     """The conversation, locked for the bot's turn (one customer's messages are answered one after the
     other), with its restaurant, sender and bot session, and what bot_context_build reads of its orders and
     of the last message the customer was sent, and the restaurant's menu: one round trip."""
-    if connection.vendor != "postgresql":  # the embedded SQLite: no annotations, nothing worth preparing
-        return _conversation_for_answer_query(
-            conversation_id=conversation_id, before_message_id=before_message_id
-        ).get()
+    if connection.vendor != "postgresql":  # the embedded SQLite has no arrays: bot_context_build reads them
+        return _conversation_locked(conversation_id=conversation_id).get()
     conversation = _conversation_for_answer.fetch_one(
         conversation_id=conversation_id, before_message_id=before_message_id
     )
