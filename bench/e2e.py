@@ -241,8 +241,9 @@ def main() -> None:
     test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     work = Path(tempfile.mkdtemp(prefix="sufrah-e2e-"))
 
+    from integrations.registry import registry_rebuild
     from sufrahbot.celery import app
-    from sufrahbot.processes import web_command, worker_command
+    from sufrahbot.processes import production_processes
     from tests.fakes.twilio_api import FakeTwilio
 
     fake = FakeTwilio(keep_alive=True).start()  # as Twilio's API: the workers' pooled connections stay open
@@ -273,19 +274,21 @@ def main() -> None:
             credentials={"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
             messages_per_minute=60000,  # the e2e run measures the pipeline, not a sender's cap
         )
+        # Built as beat's deliver-due-webhooks sweep keeps it (every 10 s; beat does not run here): without the
+        # set every event published asks PostgreSQL for the restaurant's subscriptions.
+        registry_rebuild()
+        # The layout `./dev run` starts, but beat (its sweeps would run mid-measurement); the webhooks pool
+        # too, as /health/ wants every queue served.
         commands = {
-            "web": web_command(host="127.0.0.1", port=args.port),
-            "worker-inbound": worker_command("inbound"),
-            "worker-outbound": worker_command("outbound"),
-            "worker-webhooks": worker_command("webhooks"),  # /health/ wants every queue served
+            spec.name: spec.argv
+            for spec in production_processes(host="127.0.0.1", port=args.port)
+            if spec.name != "beat"
         }
         if args.outbound_only:
-            commands = {"worker-outbound": commands["worker-outbound"]}
+            commands = {name: argv for name, argv in commands.items() if name.startswith("worker-outbound")}
         for name, argv in commands.items():
             log = (work / f"{name}.log").open("ab")
-            processes[name] = subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-            )
+            processes[name] = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
         ready = (lambda: _outbound_alive()) if args.outbound_only else (lambda: _healthy(args.port))
         if not wait_for(ready, 90):
             raise RuntimeError(f"the processes did not become healthy; logs in {work}")
@@ -293,8 +296,8 @@ def main() -> None:
 
         print(
             f"\nprocesses: sufrahbot.processes (web {settings.WEB_PROCESSES}x{settings.WEB_THREADS} threads, "
-            f"inbound -c {settings.INBOUND_CONCURRENCY}, outbound {settings.OUTBOUND_POOL} -c "
-            f"{settings.OUTBOUND_CONCURRENCY}); "
+            f"inbound -c {settings.INBOUND_CONCURRENCY}, outbound {settings.OUTBOUND_PROCESSES}x "
+            f"{settings.OUTBOUND_POOL} -c {settings.OUTBOUND_CONCURRENCY}); "
             f"{os.cpu_count()} CPUs"
         )
         if not args.outbound_only:
@@ -356,9 +359,7 @@ def e2e(args, fake, processes: dict) -> None:
     replies: dict[str, list[float]] = {}
     for record in fake.sent:
         replies.setdefault(record["to"].removeprefix("whatsapp:"), []).append(record["received_monotonic"])
-    latencies = [
-        (min(replies[phone]) - sent) * 1000 for phone, sent in driver.sent_at.items() if phone in replies
-    ]
+    latencies = [(min(replies[phone]) - sent) * 1000 for phone, sent in driver.sent_at.items() if phone in replies]
     lost = [phone for phone in driver.sent_at if phone not in replies]
     doubled = [phone for phone, times in replies.items() if len(times) > 1]
     inbound_rows = Message.objects.filter(direction="in").count()
@@ -397,13 +398,11 @@ def outbound(args, fake, restaurant) -> None:
     from conversations.models import STATUS_RANK, Conversation, Message, MessageStatus
     from conversations.services.delivery import message_deliver
     from conversations.tasks import send_message
-    from integrations.registry import registry_rebuild
     from providers.content import OutboundContent
     from restaurants.models import Sender
     from sufrahbot.heartbeat import redis_client
 
     settings.TWILIO_API_BASE_URL = fake.base_url  # for the probe send below, made in this process
-    registry_rebuild()  # as the sweep keeps it: a restaurant without webhook subscriptions costs no SQL
     client = redis_client(settings.REDIS_URL)
     for key in client.scan_iter("sufrah:ratelimit:sender:*"):  # a run before this one, same sender ids
         client.delete(key)
@@ -499,6 +498,7 @@ def _busiest(times: list[float], window: float) -> int:
             first += 1
         most = max(most, last - first + 1)
     return most
+
 
 if __name__ == "__main__":
     main()

@@ -2,7 +2,8 @@
 
     web        uvicorn, WEB_PROCESSES processes × WEB_THREADS HTTP threads, websockets on the same port
     inbound    Celery worker on queues inbound, default, scheduled (INBOUND_CONCURRENCY processes)
-    outbound   Celery worker on queue outbound (OUTBOUND_CONCURRENCY threads in one process: OUTBOUND_POOL)
+    outbound   Celery workers on queue outbound: OUTBOUND_PROCESSES processes × OUTBOUND_CONCURRENCY threads
+               (OUTBOUND_POOL), named worker-outbound, worker-outbound-2, …
     webhooks   Celery worker on queue webhooks_out: outgoing webhook deliveries (WEBHOOKS_CONCURRENCY processes)
     beat       Celery beat (one per deployment)
 
@@ -66,7 +67,9 @@ def web_command(*, host: str, port: int, python: str = sys.executable) -> list[s
     ]
 
 
-def worker_command(pool: str, *, python: str = sys.executable) -> list[str]:
+def worker_command(pool: str, *, index: int = 1, python: str = sys.executable) -> list[str]:
+    """The Celery worker of `pool`; `index` tells apart the processes of a pool that runs several on one host
+    (Celery's node names must be unique there: outbound@host, outbound-2@host, …)."""
     concurrency = {
         "inbound": settings.INBOUND_CONCURRENCY,
         "outbound": settings.OUTBOUND_CONCURRENCY,
@@ -85,7 +88,7 @@ def worker_command(pool: str, *, python: str = sys.executable) -> list[str]:
         "-c",
         str(concurrency),
         "-n",
-        f"{pool}@%h",
+        f"{pool}@%h" if index == 1 else f"{pool}-{index}@%h",
         "-l",
         settings.LOG_LEVEL,
         "--without-mingle",
@@ -118,7 +121,17 @@ def process_command(name: str, *, host: str, port: int) -> list[str]:
 
 
 def production_processes(*, host: str, port: int) -> list[ProcessSpec]:
-    return [ProcessSpec(name, process_command(name, host=host, port=port)) for name in PROCESS_NAMES]
+    """Every process of the layout on one host: the outbound pool as OUTBOUND_PROCESSES processes (a GIL-bound
+    sender uses one core; docker-compose scales the worker-outbound service instead)."""
+    specs = []
+    for name in PROCESS_NAMES:
+        specs.append(ProcessSpec(name, process_command(name, host=host, port=port)))
+        if name == "worker-outbound":
+            specs += [
+                ProcessSpec(f"{name}-{index}", worker_command("outbound", index=index))
+                for index in range(2, settings.OUTBOUND_PROCESSES + 1)
+            ]
+    return specs
 
 
 def _die_with_parent() -> None:

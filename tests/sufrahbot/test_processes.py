@@ -64,6 +64,7 @@ def test_a_dead_child_is_restarted_and_sigterm_stops_them_all():
 
 
 def test_the_production_layout_keeps_inbound_and_outbound_in_separate_pools(settings):
+    settings.OUTBOUND_PROCESSES = 1
     specs = {spec.name: spec.argv for spec in production_processes(host="127.0.0.1", port=8000)}
     assert set(specs) == {"web", "worker-inbound", "worker-outbound", "worker-webhooks", "beat"}
     inbound = specs["worker-inbound"][specs["worker-inbound"].index("-Q") + 1].split(",")
@@ -75,3 +76,22 @@ def test_the_production_layout_keeps_inbound_and_outbound_in_separate_pools(sett
     web = specs["web"]
     assert web[web.index("--workers") + 1] == str(settings.WEB_PROCESSES)
     assert web[web.index("--limit-concurrency") + 1] == str(settings.WEB_MAX_CONNECTIONS)
+
+
+def test_the_outbound_pool_runs_outbound_processes_with_distinct_node_names(settings):
+    settings.OUTBOUND_PROCESSES, settings.OUTBOUND_POOL, settings.OUTBOUND_CONCURRENCY = 3, "threads", 8
+    specs = production_processes(host="127.0.0.1", port=8000)
+    outbound = [spec for spec in specs if spec.name.startswith("worker-outbound")]
+    assert [spec.name for spec in outbound] == ["worker-outbound", "worker-outbound-2", "worker-outbound-3"]
+    assert [spec.argv[spec.argv.index("-n") + 1] for spec in outbound] == [
+        "outbound@%h",
+        "outbound-2@%h",
+        "outbound-3@%h",
+    ]
+    for spec in outbound:
+        argv = spec.argv
+        assert argv[argv.index("-Q") + 1] == "outbound"
+        assert argv[argv.index("-c") + 1] == "8" and argv[argv.index("-P") + 1] == "threads"
+    # One process each for the other pools; every node name on the host is unique.
+    names = [spec.argv[spec.argv.index("-n") + 1] for spec in specs if "-n" in spec.argv]
+    assert len(names) == len(set(names)) == 5
