@@ -50,6 +50,9 @@ class StoredRequest:
     content_type: str
     headers: Mapping[str, str]
     body: bytes
+    # What a provider made of the body, kept for the request's next look (routing, the signature, parsing
+    # each read the same form): a provider's own keys, never compared or shown.
+    parsed: dict = field(default_factory=dict, compare=False, repr=False)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()

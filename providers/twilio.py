@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -383,14 +384,18 @@ def media_download(*, credentials: Mapping[str, str], url: str, sink: BinaryIO, 
     )
 
 
-def form_params(request: StoredRequest) -> dict[str, str]:
-    if "application/x-www-form-urlencoded" not in request.content_type:
-        raise MalformedWebhook("the body is not form-encoded")
-    try:
-        text = request.body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedWebhook("the body is not UTF-8") from None
-    return dict(parse_qsl(text, keep_blank_values=True))
+def form_params(request: StoredRequest) -> Mapping[str, str]:
+    """The form Twilio posted, parsed once per request (routing, the signature and parsing all read it)."""
+    params = request.parsed.get("twilio_form")
+    if params is None:
+        if "application/x-www-form-urlencoded" not in request.content_type:
+            raise MalformedWebhook("the body is not form-encoded")
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedWebhook("the body is not UTF-8") from None
+        params = request.parsed["twilio_form"] = MappingProxyType(dict(parse_qsl(text, keep_blank_values=True)))
+    return params
 
 
 def _account_sid_check(value: str) -> str:
