@@ -218,6 +218,12 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=6000, help="each outbound sender's messages_per_minute")
     parser.add_argument("--port", type=int, default=PORT, help="the web server's port")
     parser.add_argument(
+        "--provider-latency-ms",
+        type=float,
+        default=0.0,
+        help="the fake Twilio answers each send this late (Twilio's own: ~100-300 ms); 0: at once",
+    )
+    parser.add_argument(
         "--outbound-only", action="store_true", help="only the outbound phase: no web server, no inbound pool"
     )
     args = parser.parse_args()
@@ -247,6 +253,7 @@ def main() -> None:
     from tests.fakes.twilio_api import FakeTwilio
 
     fake = FakeTwilio(keep_alive=True).start()  # as Twilio's API: the workers' pooled connections stay open
+    fake.state.latency = args.provider_latency_ms / 1000
     app.conf.task_always_eager = False  # this process queues (outbound phase) like a web process
     db_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
     env = {
@@ -298,7 +305,7 @@ def main() -> None:
             f"\nprocesses: sufrahbot.processes (web {settings.WEB_PROCESSES}x{settings.WEB_THREADS} threads, "
             f"inbound -c {settings.INBOUND_CONCURRENCY}, outbound {settings.OUTBOUND_PROCESSES}x "
             f"{settings.OUTBOUND_POOL} -c {settings.OUTBOUND_CONCURRENCY}); "
-            f"{os.cpu_count()} CPUs"
+            f"{os.cpu_count()} CPUs; the fake provider answers in {args.provider_latency_ms:g} ms"
         )
         if not args.outbound_only:
             e2e(args, fake, processes)

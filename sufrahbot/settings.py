@@ -150,7 +150,8 @@ INBOUND_CONCURRENCY = int(os.environ.get("INBOUND_CONCURRENCY", "2"))
 # (OUTBOUND_POOL=threads): OUTBOUND_CONCURRENCY sends in flight in each process for one process's memory, each
 # thread with its own database connection (persistent) and the process's one bounded HTTP pool per provider.
 # One process is held to one core by the GIL (~6 ms of CPU a send), so the layout runs OUTBOUND_PROCESSES of
-# them (one a core): 2 × 8 threads sent 185/s across four senders against the fake here, 1 × 16 130/s.
+# them (one a core). Four senders against the fake on this 2-core machine (bench/e2e.py --outbound-only),
+# answering at once / in 150 ms: 1 × 16 threads 100–131 / 93 msg/s, 2 × 8 185–203 / 94, 2 × 16 218 / 144.
 # OUTBOUND_POOL=prefork runs OUTBOUND_CONCURRENCY processes in each instead.
 OUTBOUND_POOL = os.environ.get("OUTBOUND_POOL", "threads")
 if OUTBOUND_POOL not in ("threads", "prefork"):
@@ -158,7 +159,7 @@ if OUTBOUND_POOL not in ("threads", "prefork"):
 OUTBOUND_PROCESSES = int(os.environ.get("OUTBOUND_PROCESSES", "2"))
 if OUTBOUND_PROCESSES < 1:
     raise RuntimeError(f"OUTBOUND_PROCESSES must be at least 1, not {OUTBOUND_PROCESSES}")
-OUTBOUND_CONCURRENCY = int(os.environ.get("OUTBOUND_CONCURRENCY", "8" if OUTBOUND_POOL == "threads" else "2"))
+OUTBOUND_CONCURRENCY = int(os.environ.get("OUTBOUND_CONCURRENCY", "16" if OUTBOUND_POOL == "threads" else "2"))
 # Outgoing webhook deliveries (their own queue, webhooks_out): mostly waiting on receivers.
 WEBHOOKS_CONCURRENCY = int(os.environ.get("WEBHOOKS_CONCURRENCY", "2"))
 

@@ -42,6 +42,8 @@ class FakeTwilioState:
     delays: list[float] = field(default_factory=list)
     # Seconds every send to one recipient ("whatsapp:+…") waits before its answer: a provider that hangs.
     hangs: dict[str, float] = field(default_factory=dict)
+    # Seconds every other send waits before its answer: Twilio's own answer time (~0.1–0.3 s; bench/e2e.py).
+    latency: float = 0.0
     contents: dict[str, dict] = field(default_factory=dict)  # HX sid → the created content + its approval
     # ME sid → (the Authorization header it needs, the file): inbound media, behind a redirect to the store.
     media: dict[str, tuple[str, FakeFile]] = field(default_factory=dict)
@@ -190,7 +192,7 @@ class FakeTwilio(LocalServer):
                 }
                 with state.lock:
                     state.sent.append(record)
-                    delay = state.delays.pop(0) if state.delays else state.hangs.get(record["to"], 0.0)
+                    delay = state.delays.pop(0) if state.delays else state.hangs.get(record["to"], state.latency)
                 if delay:
                     time.sleep(delay)
                 try:
