@@ -149,14 +149,16 @@ INBOUND_CONCURRENCY = int(os.environ.get("INBOUND_CONCURRENCY", "2"))
 # Outbound sends mostly wait on the provider (~0.1–0.3 s a Twilio call), so the outbound pool runs threads
 # (OUTBOUND_POOL=threads): OUTBOUND_CONCURRENCY sends in flight in each process for one process's memory, each
 # thread with its own database connection (persistent) and the process's one bounded HTTP pool per provider.
-# One process is held to one core by the GIL (~6 ms of CPU a send), so the layout runs OUTBOUND_PROCESSES of
-# them (one a core). Four senders against the fake on this 2-core machine (bench/e2e.py --outbound-only),
-# answering at once / in 150 ms: 1 × 16 threads 100–131 / 93 msg/s, 2 × 8 185–203 / 94, 2 × 16 218 / 144.
+# One process is held to one core by the GIL (~6 ms of CPU a send): OUTBOUND_PROCESSES runs more of them (a
+# core each) where sending has cores to itself. Four senders against the fake on this 2-core machine
+# (bench/e2e.py --outbound-only), answering at once / in 150 ms: 1 × 16 threads 100–131 / 93 msg/s, 2 × 8
+# 185–203 / 94, 2 × 16 218 / 144. But with the inbound pool on the same two cores (bench/e2e.py at 50/s for
+# 60 s) the second process took CPU the bot needed: p99 12.4 s against 0.9 s with one. So one by default.
 # OUTBOUND_POOL=prefork runs OUTBOUND_CONCURRENCY processes in each instead.
 OUTBOUND_POOL = os.environ.get("OUTBOUND_POOL", "threads")
 if OUTBOUND_POOL not in ("threads", "prefork"):
     raise RuntimeError(f"OUTBOUND_POOL must be threads or prefork, not {OUTBOUND_POOL!r}")
-OUTBOUND_PROCESSES = int(os.environ.get("OUTBOUND_PROCESSES", "2"))
+OUTBOUND_PROCESSES = int(os.environ.get("OUTBOUND_PROCESSES", "1"))
 if OUTBOUND_PROCESSES < 1:
     raise RuntimeError(f"OUTBOUND_PROCESSES must be at least 1, not {OUTBOUND_PROCESSES}")
 OUTBOUND_CONCURRENCY = int(os.environ.get("OUTBOUND_CONCURRENCY", "16" if OUTBOUND_POOL == "threads" else "2"))
