@@ -58,7 +58,7 @@ def web_command(*, host: str, port: int, python: str = sys.executable) -> list[s
         "--loop",
         "uvloop",
         "--ws",
-        "websockets",
+        "websockets-sansio",  # uvicorn's own choice for `auto`; its legacy `websockets` protocol is deprecated
         "--lifespan",
         "off",
         "--no-access-log",  # sufrahbot.middleware.RequestLogMiddleware writes the access line, with a request id

@@ -269,3 +269,8 @@ def test_two_web_processes_and_two_workers_answer_every_message_once_and_route_e
         assert sorted(received) == sorted(sids[key]), (key, port)  # each once, on either web process
         sent = [f["message"]["id"] for f in events if f["type"] == "message.sent"]
         assert len(sent) == len(set(sent)) == CUSTOMERS_PER_RESTAURANT, (key, port)
+    # The web command (sufrahbot.processes.web_command) runs uvicorn's maintained websocket protocol: the
+    # legacy one warns at import that it is deprecated.
+    for n in range(len(WEB_PORTS)):
+        log = (cluster.logs / f"web{n}.log").read_text()
+        assert "deprecated" not in log, log[-2000:]
