@@ -104,6 +104,8 @@ class Provider(Protocol):
     webhook_aliases: ClassVar[tuple[str, ...]]
     # Whether the webhook URL answers a GET handshake (verification_answer); without one, GET is a 405.
     handshake: ClassVar[bool]
+    # The credential naming the business account that Route("account", …) finds senders by ("": none).
+    account_credential: ClassVar[str]
 
     def routes(self, request: StoredRequest) -> list[Route]:
         """The senders a request is for; raises MalformedWebhook when it cannot be read at all."""
@@ -152,6 +154,17 @@ class Provider(Protocol):
     def credential_errors(self, values: Mapping[str, str]) -> dict[str, str]: ...
 
     def routing_id(self, values: Mapping[str, str]) -> str: ...
+
+
+def sender_lookup(provider: Provider, route: Route) -> dict[str, Any]:
+    """What the restaurants app's route lookups (selectors.senders_for_route, routing.sender_routes) take for a
+    route of this provider's webhooks: its own senders and those of the providers that speak its format."""
+    return {
+        "providers": [provider.name, *provider.webhook_aliases],
+        "by": route.by,
+        "key": route.key,
+        "account_credential": provider.account_credential,
+    }
 
 
 class BaseProvider:

@@ -16,7 +16,7 @@ from conversations.models import Message, MessageMedia
 from conversations.services.delivery import UnknownStatus, message_status_update
 from conversations.services.inbound import message_receive
 from conversations.tasks import fetch_message_media
-from providers.base import Item, Provider, Route, StoredRequest
+from providers.base import Item, Provider, Route, StoredRequest, sender_lookup
 from providers.content import InboundMessage, ItemFailure, MalformedWebhook, StatusUpdate, TemplateStatusChange
 from providers.registry import provider_for
 from restaurants.models import Sender
@@ -54,12 +54,7 @@ def stored_request(
 def route_senders(provider: Provider, route: Route) -> list[Sender]:
     """The active senders a route points at: one for a number or routing id, every sender on a business
     account (restaurants may share one WhatsApp Business Account)."""
-    return senders_for_route(
-        providers=[provider.name, *provider.webhook_aliases],
-        by=route.by,
-        key=route.key,
-        account_credential=getattr(provider, "account_credential", ""),
-    )
+    return senders_for_route(**sender_lookup(provider, route))
 
 
 def _admitted_sender(event: WebhookEvent, provider: Provider, route: Route) -> Sender | None:

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from providers.base import Provider, Route, StoredRequest
+from providers.base import Provider, Route, StoredRequest, sender_lookup
 from providers.content import MalformedWebhook
 from providers.registry import provider_for
 from restaurants.routing import SenderRoute, sender_routes
@@ -166,13 +166,7 @@ def _routed(provider: Provider, routes: list[Route], *, fresh: bool = False) -> 
     """The senders of every route, each once (a business account's route finds all the senders on it)."""
     found: dict[int, SenderRoute] = {}
     for route in routes:
-        for sender in sender_routes(
-            providers=[provider.name, *provider.webhook_aliases],
-            by=route.by,
-            key=route.key,
-            account_credential=getattr(provider, "account_credential", ""),
-            fresh=fresh,
-        ):
+        for sender in sender_routes(**sender_lookup(provider, route), fresh=fresh):
             found.setdefault(sender.sender_id, sender)
     return list(found.values())
 
