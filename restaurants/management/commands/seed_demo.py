@@ -92,7 +92,7 @@ class Command(BaseCommand):
         password = opts["password"]
         if user is None:
             password = password or secrets.token_urlsafe(9)
-            user = user_model.objects.create_user("demo", password=password, is_staff=True, is_superuser=True)
+            user = user_model.objects.create_user("demo", password=password, is_staff=True)
             StaffMembership.objects.get_or_create(user=user, restaurant=restaurant, defaults={"role": StaffRole.ADMIN})
             self.stdout.write(self.style.SUCCESS(f"Staff login: demo / {password}  (Django admin and the API)"))
         else:
