@@ -252,6 +252,8 @@ if not FIELD_ENCRYPTION_KEYS and not (DEBUG or EMBEDDED):
 CHANNELS_PREFIX = os.environ.get("CHANNELS_PREFIX", "sufrah")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    if REDIS_URL.startswith("redis://"):
+        CELERY_BROKER_TRANSPORT = "sufrahbot.broker:Transport"  # one Redis client per channel (sufrahbot/broker.py)
     CELERY_RESULT_BACKEND = None
     CELERY_TASK_ALWAYS_EAGER = False
     CHANNEL_LAYERS = {
