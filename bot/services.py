@@ -27,6 +27,7 @@ from orders.services import IllegalTransition, order_place, rating_later, rating
 from providers.content import InboundMessage, OutboundContent
 from restaurants.models import MenuItem
 from sufrahbot import reply_ids
+from sufrahbot.db import update_prepared
 from sufrahbot.texts import t
 
 from . import engine
@@ -51,7 +52,7 @@ def inbound_answer(*, message: Message, inbound: InboundMessage) -> bool:
     worker). `inbound` is the parsed message it was stored from. Returns whether this call handled it."""
     with transaction.atomic():
         conversation = conversation_for_answer(conversation_id=message.conversation_id, before_message_id=message.pk)
-        claimed = Message.objects.filter(pk=message.pk, awaiting_bot=True).update(awaiting_bot=False)
+        claimed = update_prepared(Message, {"pk": message.pk, "awaiting_bot": True}, awaiting_bot=False)
         if not claimed:
             return False
         if inbound.is_event:

@@ -1,6 +1,7 @@
 """Single-round-trip writes the ORM has no call for: an INSERT that may meet a unique row already stored
 (ON CONFLICT DO NOTHING, saying which happened) and an INSERT-or-UPDATE that returns the row as it now is.
-Built with Django's own insert compiler, so every field's default, pre_save and database conversion applies."""
+Built with Django's own insert compiler, so every field's default, pre_save and database conversion applies.
+And the hot paths' statements built once per process: an INSERT, an UPDATE by key, a SELECT."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.constants import OnConflict
 from django.db.models.query import ModelIterable
@@ -89,6 +90,46 @@ def insert_prepared(obj: Model) -> Model:
         obj.pk = cursor.fetchone()[0]
     obj._state.adding, obj._state.db = False, using
     return obj
+
+
+_update_sql: dict[tuple, tuple[str, list, list]] = {}
+
+
+def update_prepared(model: type[Model], where: dict[str, object], **changes: object) -> int:
+    """`model.objects.filter(**where).update(**changes)` for a hot path: building and compiling an UPDATE costs
+    the ORM about 0.2 ms, more than running it. Here the statement is written once per model, columns and
+    database, then only the values are prepared, as Django's update compiler prepares them (get_db_prep_save
+    for the new values, get_db_prep_value for the conditions). Plain values and equality conditions only: an
+    expression (F(), Now()), a model instance or a condition on None is refused. Returns the rows updated; as
+    QuerySet.update, it sends no signals and leaves auto_now fields alone."""
+    using = router.db_for_write(model)
+    connection = connections[using]
+    key = (model, using, tuple(changes), tuple(where))
+    prepared = _update_sql.get(key)
+    if prepared is None:
+        opts = model._meta
+        qn = connection.ops.quote_name
+        set_fields = [opts.get_field(name) for name in changes]
+        where_fields = [opts.pk if name == "pk" else opts.get_field(name) for name in where]
+        if any(not f.concrete or f.primary_key or hasattr(f, "get_placeholder") for f in set_fields):
+            raise ValueError(f"update_prepared sets plain columns only, not {list(changes)}")
+        assignments = ", ".join(f"{qn(f.column)} = %s" for f in set_fields)
+        conditions = " AND ".join(f"{qn(f.column)} = %s" for f in where_fields)
+        sql = f"UPDATE {qn(opts.db_table)} SET {assignments} WHERE {conditions}"
+        prepared = _update_sql[key] = (sql, set_fields, where_fields)
+    sql, set_fields, where_fields = prepared
+    params = []
+    for field, value in zip(set_fields, changes.values(), strict=True):
+        if hasattr(value, "resolve_expression") or hasattr(value, "prepare_database_save"):
+            raise ValueError(f"update_prepared takes plain values, not {value!r} for {field.name}")
+        params.append(field.get_db_prep_save(value, connection=connection))
+    for field, value in zip(where_fields, where.values(), strict=True):
+        if value is None or hasattr(value, "resolve_expression"):
+            raise ValueError(f"update_prepared compares with plain values, not {value!r} for {field.name}")
+        params.append(field.get_db_prep_value(value, connection, prepared=False))
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 class PreparedSelect:

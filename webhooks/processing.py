@@ -21,7 +21,7 @@ from providers.content import InboundMessage, ItemFailure, MalformedWebhook, Sta
 from providers.registry import provider_for
 from restaurants.models import Sender
 from restaurants.selectors import senders_for_route
-from sufrahbot.db import PreparedSelect
+from sufrahbot.db import PreparedSelect, update_prepared
 from sufrahbot.enqueue import delay_or_log
 from sufrahbot.logging import bind
 from sufrahbot.metrics import BOT_REPLY_SECONDS, DEAD_LETTERS, MESSAGES
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 def event_close(event: WebhookEvent, status: str, error: str = "", **fields) -> None:
-    WebhookEvent.objects.filter(pk=event.pk).update(status=status, error=error, processed_at=timezone.now(), **fields)
+    update_prepared(WebhookEvent, {"pk": event.pk}, status=status, error=error, processed_at=timezone.now(), **fields)
 
 
 def stored_request(
@@ -166,7 +166,7 @@ def webhook_event_process(*, event_id: int) -> str:
     if not event.signature_valid or event.sender is None:
         return "skipped"
     bind(restaurant_id=event.restaurant_id, webhook_event_id=event.pk)
-    WebhookEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
+    update_prepared(WebhookEvent, {"pk": event.pk}, attempts=event.attempts + 1)
     provider = provider_for(event.provider)
     try:
         parsed = provider.parse(stored_request(event))

@@ -16,7 +16,7 @@ from django.utils import timezone
 from providers.content import CREDENTIALS_REFUSED_CODES, OutboundContent, SendError, SendResult
 from providers.registry import provider_for
 from restaurants.services import sender_credentials_accepted, sender_credentials_refused
-from sufrahbot.db import PreparedSelect
+from sufrahbot.db import PreparedSelect, update_prepared
 from sufrahbot.events import publish
 from sufrahbot.logging import bind
 from sufrahbot.metrics import DEAD_LETTERS, MESSAGES, RATE_LIMIT_HITS, SEND_RETRIES, SEND_SECONDS
@@ -179,7 +179,7 @@ def _unconfirmed_send_find(message: Message, provider, content: OutboundContent,
 
 def _message_update(message: Message, **changes) -> None:
     """UPDATE the claimed row and keep the in-memory copy in step (no re-read)."""
-    Message.objects.filter(pk=message.pk).update(**changes)
+    update_prepared(Message, {"pk": message.pk}, **changes)
     for field, value in changes.items():
         setattr(message, field, value)
 

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from providers.content import OutboundContent
+from sufrahbot.db import update_prepared
 from sufrahbot.enqueue import delay_or_log
 from sufrahbot.errors import OutsideServiceWindow
 from sufrahbot.events import publish
@@ -143,7 +144,7 @@ def replies_queue(
     if language_changed:
         updates["language"] = conversation.language
     if updates:
-        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        update_prepared(Conversation, {"pk": conversation.pk}, **updates)
         for field, value in updates.items():
             setattr(conversation, field, value)
     if language_changed:

@@ -183,3 +183,65 @@ def test_requests_apply_it_after_djangos_own_rules():
         timeout=60,
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# --- update_prepared: an UPDATE by key written once, run with each call's values ------------------------------
+
+from django.utils import timezone  # noqa: E402
+
+
+def _stored_fields(event: WebhookEvent) -> dict:
+    event = WebhookEvent.objects.get(pk=event.pk)
+    return {f.attname: getattr(event, f.attname) for f in WebhookEvent._meta.concrete_fields if f.attname != "id"}
+
+
+def test_update_prepared_writes_what_the_querysets_update_writes():
+    orm, prepared = _event(), _event()
+    orm.save()
+    prepared.save()
+    WebhookEvent.objects.filter(pk=prepared.pk).update(received_at=orm.received_at)
+    when = timezone.now()
+    changes = {
+        "status": "processed",
+        "error": "مرحبا",
+        "processed_at": when,
+        "items": [{"id": "SM1", "outcome": "stored", "reason": ""}],
+        "provider_errors": [],
+        "signature_valid": None,  # NULL
+        "attempts": 3,
+    }
+    WebhookEvent.objects.filter(pk=orm.pk).update(**changes)
+    assert db.update_prepared(WebhookEvent, {"pk": prepared.pk}, **changes) == 1
+    assert _stored_fields(prepared) == _stored_fields(orm)
+    assert _stored_fields(prepared)["processed_at"] == when and _stored_fields(prepared)["items"][0]["id"] == "SM1"
+
+
+def test_update_prepared_counts_the_rows_its_conditions_matched():
+    message = MessageFactory(awaiting_bot=True)
+    assert db.update_prepared(Message, {"pk": message.pk, "awaiting_bot": True}, awaiting_bot=False) == 1
+    assert db.update_prepared(Message, {"pk": message.pk, "awaiting_bot": True}, awaiting_bot=False) == 0
+    assert Message.objects.get(pk=message.pk).awaiting_bot is False
+
+
+def test_update_prepared_is_written_once_and_is_one_statement():
+    event = _event()
+    event.save()
+    db._update_sql.clear()
+    db.update_prepared(WebhookEvent, {"pk": event.pk}, attempts=1)
+    with CaptureQueriesContext(connection) as queries:
+        db.update_prepared(WebhookEvent, {"pk": event.pk}, attempts=2)
+    assert len(db._update_sql) == 1 and len(queries) == 1
+    assert queries[0]["sql"].startswith('UPDATE "webhooks_webhookevent" SET "attempts" = ')
+    assert WebhookEvent.objects.get(pk=event.pk).attempts == 2
+
+
+def test_update_prepared_refuses_expressions_and_comparisons_with_none():
+    event = _event()
+    event.save()
+    with pytest.raises(ValueError):
+        db.update_prepared(WebhookEvent, {"pk": event.pk}, attempts=F("attempts") + 1)
+    with pytest.raises(ValueError):
+        db.update_prepared(WebhookEvent, {"pk": event.pk, "signature_valid": None}, attempts=1)
+    with pytest.raises(ValueError):
+        db.update_prepared(WebhookEvent, {"pk": event.pk}, id=5)
+    assert WebhookEvent.objects.get(pk=event.pk).attempts == 0
