@@ -218,6 +218,9 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=6000, help="each outbound sender's messages_per_minute")
     parser.add_argument("--port", type=int, default=PORT, help="the web server's port")
     parser.add_argument(
+        "--dashboards", type=int, default=0, help="staff websockets open on the restaurant's events during the e2e run"
+    )
+    parser.add_argument(
         "--provider-latency-ms",
         type=float,
         default=0.0,
@@ -267,6 +270,8 @@ def main() -> None:
         "TWILIO_API_BASE_URL": fake.base_url,
         "BOT_CUSTOMER_MESSAGES_PER_MINUTE": "600",
         "LOG_LEVEL": "WARNING",
+        "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],  # the dashboards' tokens are minted here
+        "WEBSOCKET_ALLOWED_ORIGINS": DASHBOARD_ORIGIN,
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     processes: dict[str, subprocess.Popen] = {}
@@ -308,7 +313,7 @@ def main() -> None:
             f"{os.cpu_count()} CPUs; the fake provider answers in {args.provider_latency_ms:g} ms"
         )
         if not args.outbound_only:
-            e2e(args, fake, processes)
+            e2e(args, fake, processes, restaurant)
         if args.outbound_senders:
             outbound(args, fake, restaurant)
         print("memory (RSS MB, after the runs):")
@@ -339,6 +344,71 @@ def _outbound_alive() -> bool:
     return any("outbound" in worker["queues"] for worker in workers_alive())
 
 
+DASHBOARD_ORIGIN = "https://dash.bench.test"
+
+
+class Dashboards:
+    """`count` staff dashboards: websockets on /ws/events/ of the web server (spread over its processes by the
+    kernel), each counting the events it is sent, in a thread of their own."""
+
+    def __init__(self, count: int, restaurant, *, port: int) -> None:
+        import asyncio
+
+        from django.contrib.auth import get_user_model
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        from restaurants.models import StaffMembership
+
+        user = get_user_model().objects.create_user(username=f"bench-{uuid.uuid4().hex[:8]}", password=None)
+        StaffMembership.objects.create(user=user, restaurant=restaurant)
+        self.token, self.port = str(AccessToken.for_user(user)), port
+        self.events = [0] * count
+        self.last_frame = time.monotonic()
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Barrier(count + 1)
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._all(count),), daemon=True)
+        self.thread.start()
+        self.ready.wait(30)
+
+    async def _all(self, count: int) -> None:
+        import asyncio
+
+        self.stopping = asyncio.Event()
+        await asyncio.gather(*(self._one(k) for k in range(count)))
+
+    async def _one(self, k: int) -> None:
+        import asyncio
+        import json
+
+        import websockets
+
+        async with websockets.connect(
+            f"ws://127.0.0.1:{self.port}/ws/events/",
+            subprotocols=["sufrah.jwt", self.token],
+            origin=DASHBOARD_ORIGIN,
+        ) as socket:
+            frame = json.loads(await socket.recv())
+            assert frame["type"] == "subscribed", frame
+            await asyncio.get_running_loop().run_in_executor(None, self.ready.wait, 30)
+            while not self.stopping.is_set():
+                try:
+                    frame = json.loads(await asyncio.wait_for(socket.recv(), 0.2))
+                except TimeoutError:
+                    continue
+                self.last_frame = time.monotonic()
+                self.events[k] += 1  # one frame an event (sufrahbot.consumers)
+
+    def quiet(self, seconds: float) -> None:
+        """Wait until no socket got a frame for `seconds`."""
+        while time.monotonic() - self.last_frame < seconds:
+            time.sleep(0.2)
+
+    def stop(self) -> list[int]:
+        self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(30)
+        return self.events
+
+
 def _healthy(port: int) -> bool:
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -348,9 +418,10 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def e2e(args, fake, processes: dict) -> None:
+def e2e(args, fake, processes: dict, restaurant) -> None:
     from conversations.models import Message
 
+    dashboards = Dashboards(args.dashboards, restaurant, port=args.port) if args.dashboards else None
     load = os.getloadavg()[0]
     cpu_before = cpu_snapshot(processes)
     driver = Driver(args.rate, args.seconds, port=args.port)
@@ -361,6 +432,8 @@ def e2e(args, fake, processes: dict) -> None:
     drain_began = time.monotonic()
     _drain(lambda: len(fake.sent), expected)
     drained_in = time.monotonic() - drain_began
+    if dashboards:
+        dashboards.quiet(2.0)  # the last events reach the sockets
     cpu_after = cpu_snapshot(processes)
     time.sleep(2)  # anything doubled would show now
     replies: dict[str, list[float]] = {}
@@ -393,6 +466,12 @@ def e2e(args, fake, processes: dict) -> None:
         + ", ".join(f"{name} {1000 * seconds / max(expected, 1):.1f}" for name, seconds in used.items())
         + f"; total {1000 * sum(used.values()) / max(expected, 1):.1f}"
     )
+    if dashboards:
+        frames = dashboards.stop()
+        print(
+            f"  dashboards: {len(frames)} sockets on the restaurant's events; events each: "
+            f"{sorted(set(frames))} ({expected} messages stored and replied)"
+        )
     fake.state.sent.clear()
 
 

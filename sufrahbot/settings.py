@@ -256,9 +256,11 @@ if REDIS_URL:
         CELERY_BROKER_TRANSPORT = "sufrahbot.broker:Transport"  # one Redis client per channel (sufrahbot/broker.py)
     CELERY_RESULT_BACKEND = None
     CELERY_TASK_ALWAYS_EAGER = False
+    # Redis pub/sub: a group_send is one PUBLISH, however many dashboards listen (the list-based layer
+    # made it 2 round trips, plus a pipeline and a Lua script per process with listeners; docs/operations.md).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNELS_PREFIX},
         }
     }

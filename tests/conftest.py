@@ -9,6 +9,7 @@ from integrations.registry import SENTINEL, registry_key
 from providers import twilio as twilio_provider
 from restaurants.routing import sender_routes_forget
 from tests.fakes.twilio_api import FakeTwilio
+from tests.realtime.groups import GroupListener
 
 PUBLIC_BASE_URL = "https://bot.sufrah.test"
 
@@ -54,6 +55,20 @@ def _fresh_sender_routes():
     sender_routes_forget()
     yield
     sender_routes_forget()
+
+
+@pytest.fixture
+def listen_groups():
+    """listen_groups(*groups) -> a GroupListener joined to them (tests/realtime/groups.py), closed after."""
+    listeners: list[GroupListener] = []
+
+    def listen(*groups: str) -> GroupListener:
+        listeners.append(GroupListener(*groups))
+        return listeners[-1]
+
+    yield listen
+    for listener in listeners:
+        listener.close()
 
 
 @pytest.fixture

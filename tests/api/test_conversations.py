@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from conversations.models import Conversation, Message
@@ -163,26 +160,17 @@ def test_patch_refuses_an_assignee_from_another_restaurant_and_bad_values(api, r
     assert conversation.assignee_id is None and conversation.status == "open"
 
 
-async def _next_message(layer, channel, timeout: float = 2.0) -> dict:
-    return await asyncio.wait_for(layer.receive(channel), timeout)
-
-
 @pytest.mark.django_db(transaction=True)
-def test_patch_announces_conversation_updated_to_the_restaurant(api, restaurant, agent):
+def test_patch_announces_conversation_updated_to_the_restaurant(api, restaurant, agent, listen_groups):
     conversation = _conversation(restaurant)
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(restaurant_group(restaurant.pk), channel)
-    try:
-        api.patch(
-            url(restaurant.pk, f"conversations/{conversation.pk}/"),
-            {"status": "resolved"},
-            format="json",
-            **auth(agent),
-        )
-        message = async_to_sync(_next_message)(layer, channel)
-    finally:
-        async_to_sync(layer.group_discard)(restaurant_group(restaurant.pk), channel)
+    listener = listen_groups(restaurant_group(restaurant.pk))
+    api.patch(
+        url(restaurant.pk, f"conversations/{conversation.pk}/"),
+        {"status": "resolved"},
+        format="json",
+        **auth(agent),
+    )
+    message = listener.next_message()
 
     event = events_in(message)[0]
     assert event["type"] == "conversation.updated" and event["restaurant_id"] == restaurant.pk

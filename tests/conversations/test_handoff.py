@@ -3,11 +3,7 @@ and answers again once staff resume it; a staff reply pauses it too."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from conversations.models import Conversation, Message
 from conversations.services.handoff import conversation_bot_resume, conversation_handoff
@@ -15,7 +11,6 @@ from conversations.services.outbound import message_send
 from orders.models import OrderStatus
 from orders.services import order_transition, rating_prompts_send_due
 from providers.content import OutboundContent
-from sufrahbot.events import events_in
 from tests.conversations.factories import TwilioCustomer
 from tests.factories import UserFactory
 from tests.orders.factories import placed_order
@@ -23,32 +18,14 @@ from tests.orders.factories import placed_order
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def listen(restaurant_id: int):
-    """Join the restaurant's realtime group; returns a function (call it once) that drains what arrived."""
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"restaurant.{restaurant_id}", channel)
-
-    async def drain() -> list[dict]:
-        events = []
-        while True:
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
-            except TimeoutError:
-                return events
-            events.extend(events_in(message))  # one transaction's events come as one batch
-
-    return async_to_sync(drain)
-
-
 def conversation_updates(events: list[dict]) -> list[bool]:
     return [e["conversation"]["bot_paused"] for e in events if e["type"] == "conversation.updated"]
 
 
-def test_help_pauses_the_bot_which_then_stays_silent_until_staff_resume_it(client, fake_twilio):
+def test_help_pauses_the_bot_which_then_stays_silent_until_staff_resume_it(client, fake_twilio, listen_groups):
     customer = TwilioCustomer(client)
     customer.says("hello")
-    drain = listen(customer.sender.restaurant_id)
+    drain = listen_groups(f"restaurant.{customer.sender.restaurant_id}").events
 
     [handoff] = customer.says("3")  # Help
     assert "member of staff will reply" in handoff.body
@@ -91,11 +68,11 @@ def test_a_staff_reply_pauses_the_bot(client, fake_twilio):
     assert customer.says("1") == []
 
 
-def test_a_bot_message_does_not_pause_and_handoff_twice_announces_once(client, fake_twilio):
+def test_a_bot_message_does_not_pause_and_handoff_twice_announces_once(client, fake_twilio, listen_groups):
     customer = TwilioCustomer(client)
     customer.says("hello")
     assert customer.conversation.bot_paused is False
-    drain = listen(customer.sender.restaurant_id)
+    drain = listen_groups(f"restaurant.{customer.sender.restaurant_id}").events
 
     conversation_handoff(conversation=customer.conversation)
     conversation_handoff(conversation=customer.conversation)

@@ -6,15 +6,12 @@ fake Twilio, so `fake_twilio.sent` holds exactly what the customer's phone would
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.utils import timezone
@@ -29,7 +26,6 @@ from orders.services import (
     rating_prompts_send_due,
     rating_record,
 )
-from sufrahbot.events import events_in
 from tests.factories import ConsoleSenderFactory, ConversationFactory, MenuItemFactory, RestaurantFactory, UserFactory
 
 from .factories import customer_conversation, order_in, placed_order
@@ -345,26 +341,15 @@ def test_an_order_placed_outside_the_window_is_placed_without_a_confirmation(fak
     assert fake_twilio.sent == []
 
 
-def test_placing_and_moving_announce_order_events_to_the_restaurants_dashboard(fake_twilio):
+def test_placing_and_moving_announce_order_events_to_the_restaurants_dashboard(fake_twilio, listen_groups):
     restaurant = RestaurantFactory(delivery_fee="10.00")
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"restaurant.{restaurant.pk}", channel)
+    listener = listen_groups(f"restaurant.{restaurant.pk}")
     conversation = customer_conversation(restaurant=restaurant)
 
     order = placed_order(conversation=conversation, price="25.00", quantity=2)
     order_transition(order=order, to_status="PREPARING")
 
-    async def drain() -> list[dict]:
-        events = []
-        while True:
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), timeout=1)
-            except TimeoutError:
-                return events
-            events.extend(events_in(message))  # one transaction's events come as one batch
-
-    events = [e for e in async_to_sync(drain)() if e["type"].startswith("order.")]
+    events = [e for e in listener.events(quiet=1) if e["type"].startswith("order.")]
     assert [(e["type"], e["order"]["status"]) for e in events] == [
         ("order.created", "CONFIRMED"),
         ("order.updated", "PREPARING"),

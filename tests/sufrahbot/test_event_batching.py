@@ -4,10 +4,7 @@ at once. Real Redis channel layer, real commits."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -45,31 +42,14 @@ def group_sends(monkeypatch) -> list[tuple[str, dict]]:
     return calls
 
 
-def _listen(*groups: str):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    for group in groups:
-        async_to_sync(layer.group_add)(group, channel)
-
-    async def drain() -> list[dict]:
-        messages = []
-        while True:
-            try:
-                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
-            except TimeoutError:
-                return messages
-
-    return async_to_sync(drain)
-
-
 def _names(messages: list[dict]) -> list[tuple[int, str]]:
     return [(e["restaurant_id"], e["conversation"]["customer_name"]) for m in messages for e in events_in(m)]
 
 
-def test_one_transactions_events_go_out_as_one_send_per_group_in_order(group_sends):
+def test_one_transactions_events_go_out_as_one_send_per_group_in_order(group_sends, listen_groups):
     first, second = RestaurantFactory(), RestaurantFactory()
     user = UserFactory()
-    drain = _listen(restaurant_group(first.pk), restaurant_group(second.pk), user_group(user.pk))
+    listener = listen_groups(restaurant_group(first.pk), restaurant_group(second.pk), user_group(user.pk))
     group_sends.clear()  # what making the user announced
     with transaction.atomic():
         publish(first.pk, _event("a1"))
@@ -92,34 +72,34 @@ def test_one_transactions_events_go_out_as_one_send_per_group_in_order(group_sen
     ]
     assert group_sends[0][1]["type"] == "events.push" and len(group_sends[0][1]["messages"]) == 3
     assert group_sends[1][1]["type"] == "event.push" and group_sends[2][1] == {"type": "access.recheck"}
-    received = drain()
+    received = listener.drain()
     assert _names(received) == [(first.pk, "a1"), (first.pk, "a2"), (first.pk, "a3"), (second.pk, "b1")]
     assert {"type": "access.recheck"} in received
 
 
-def test_a_rolled_back_transaction_sends_nothing_and_the_next_one_sends_its_own(group_sends):
+def test_a_rolled_back_transaction_sends_nothing_and_the_next_one_sends_its_own(group_sends, listen_groups):
     restaurant = RestaurantFactory()
-    drain = _listen(restaurant_group(restaurant.pk))
+    listener = listen_groups(restaurant_group(restaurant.pk))
     with pytest.raises(RuntimeError), transaction.atomic():
         publish(restaurant.pk, _event("never"))
         raise RuntimeError
     with transaction.atomic():
         publish(restaurant.pk, _event("next"))
     assert len(group_sends) == 1
-    assert _names(drain()) == [(restaurant.pk, "next")]
+    assert _names(listener.drain()) == [(restaurant.pk, "next")]
 
 
-def test_outside_a_transaction_each_event_goes_at_once(group_sends):
+def test_outside_a_transaction_each_event_goes_at_once(group_sends, listen_groups):
     restaurant = RestaurantFactory()
-    drain = _listen(restaurant_group(restaurant.pk))
+    listener = listen_groups(restaurant_group(restaurant.pk))
     publish(restaurant.pk, _event("one"))
     assert len(group_sends) == 1
     publish(restaurant.pk, _event("two"))
     assert len(group_sends) == 2
-    assert _names(drain()) == [(restaurant.pk, "one"), (restaurant.pk, "two")]
+    assert _names(listener.drain()) == [(restaurant.pk, "one"), (restaurant.pk, "two")]
 
 
-def test_a_stored_message_and_its_conversation_update_are_one_send(group_sends):
+def test_a_stored_message_and_its_conversation_update_are_one_send(group_sends, listen_groups):
     """Storing an inbound message publishes message.received and conversation.updated: one send."""
     sender = SenderFactory()
     inbound = InboundMessage(
@@ -130,8 +110,8 @@ def test_a_stored_message_and_its_conversation_update_are_one_send(group_sends):
         customer_id="+966508034011",
         text="hi",
     )
-    drain = _listen(restaurant_group(sender.restaurant_id))
+    listener = listen_groups(restaurant_group(sender.restaurant_id))
     _, created = message_receive(sender=sender, inbound=inbound)
     assert created
     assert len(group_sends) == 1 and group_sends[0][1]["type"] == "events.push"
-    assert [e["type"] for m in drain() for e in events_in(m)] == ["message.received", "conversation.updated"]
+    assert [e["type"] for m in listener.drain() for e in events_in(m)] == ["message.received", "conversation.updated"]
