@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils.module_loading import import_string
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,13 @@ def _event_types(message: dict[str, Any]) -> list[str]:
 
 async def _group_sends(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
     for group, message in sends:  # in order: a client in two groups sees them as published
-        await layer.group_send(group, message)
+        try:
+            await layer.group_send(group, message)
+        except RedisConnectionError:
+            # A connection Redis dropped while it was away (a restart, a failover) fails once, on its next use,
+            # and is replaced then: sent again once, the first event after Redis is back is not lost. (The
+            # worst case is a second copy of it; clients key events by their ids.)
+            await layer.group_send(group, message)
 
 
 def _send(sends: list[tuple[str, dict[str, Any]]]) -> None:
