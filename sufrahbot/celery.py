@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from sufrahbot.broker import REQUEST_ID_HEADER
 from sufrahbot.db import connections_mark_released, connections_trust_recent
 from sufrahbot.heartbeat import HEARTBEAT_INTERVAL_SECONDS, worker_beat, worker_gone
 from sufrahbot.logging import _context, current
@@ -66,8 +67,6 @@ def _apply_later(signature, delay: float, *, task: str) -> None:
 app = Celery("sufrahbot", task_cls=SufrahTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-REQUEST_ID_HEADER = "sufrah_request_id"
 
 
 @signals.setup_logging.connect
