@@ -42,16 +42,12 @@ def restaurant_may_have_subscriptions(restaurant_id: int) -> bool:
     if client is None:
         return True
     try:
-        exists, member = (
-            client.pipeline(transaction=False)
-            .exists(registry_key())
-            .sismember(registry_key(), str(restaurant_id))
-            .execute()
-        )
+        # One command for both questions: the sentinel is in the set exactly when the set is built.
+        built, member = client.smismember(registry_key(), [SENTINEL, str(restaurant_id)])
     except Exception:
         logger.warning("webhook registry unreadable; asking the database", exc_info=True)
         return True
-    return not exists or bool(member)
+    return not built or bool(member)
 
 
 def registry_add(restaurant_id: int) -> None:

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from conversations.services.inbound import message_receive
 from providers.content import InboundMessage
-from sufrahbot.events import access_changed, events_in, publish, restaurant_group, user_group
+from sufrahbot.events import DirectPublisher, access_changed, events_in, publish, restaurant_group, user_group
 from tests.factories import RestaurantFactory, SenderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,16 +29,22 @@ def _event(marker: str) -> dict:
 
 @pytest.fixture
 def group_sends(monkeypatch) -> list[tuple[str, dict]]:
-    """Every group_send the layer is asked for (then done for real)."""
+    """Every group message sent (then sent for real): the pub/sub layer's PUBLISHes (DirectPublisher), or
+    the group_sends another layer is asked for."""
     layer = get_channel_layer()
     calls: list[tuple[str, dict]] = []
-    real = layer.group_send
+    real_group_send, real_direct = layer.group_send, DirectPublisher.send
 
     async def recording(group, message):
         calls.append((group, message))
-        await real(group, message)
+        await real_group_send(group, message)
+
+    def recording_direct(layer, sends):
+        calls.extend(sends)
+        real_direct(layer, sends)
 
     monkeypatch.setattr(layer, "group_send", recording)
+    monkeypatch.setattr(DirectPublisher, "send", recording_direct)
     return calls
 
 
