@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connections, router, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from providers.content import CREDENTIALS_REFUSED_CODES, OutboundContent, SendError, SendResult
@@ -62,6 +62,53 @@ _message_for_delivery = PreparedSelect(
 )
 
 
+_claim_sql: dict[str, str] = {}
+
+
+def _message_claim(*, message_id: int, now) -> bool:
+    """Claim a send: the row still queued (or "sending" by a worker whose lease ran out) and without a provider
+    id becomes "sending" under this attempt's lease. That is
+
+        Message.objects.filter(Q(status=QUEUED) | Q(status=SENDING, updated_at__lt=now - lease),
+                               pk=message_id, provider_message_id__isnull=True)
+                       .update(status=SENDING, status_rank=…, attempts=F("attempts") + 1, updated_at=now,
+                               next_attempt_at=now + lease)
+
+    with the statement written once per database: built and compiled by the ORM on every send it took ~8 % of
+    an outbound worker's CPU, more than running it (sufrahbot.db.update_prepared does the same for plain
+    UPDATEs; this one counts attempts up and has an OR)."""
+    using = router.db_for_write(Message)
+    connection = connections[using]
+    sql = _claim_sql.get(using)
+    if sql is None:
+        qn = connection.ops.quote_name
+        column = {name: qn(Message._meta.get_field(name).column) for name in _CLAIM_COLUMNS}
+        status, updated_at = column["status"], column["updated_at"]
+        sql = _claim_sql[using] = (
+            f"UPDATE {qn(Message._meta.db_table)} SET {status} = %s, {column['status_rank']} = %s, "
+            f"{column['attempts']} = {column['attempts']} + 1, {updated_at} = %s, {column['next_attempt_at']} = %s "
+            f"WHERE {column['id']} = %s AND {column['provider_message_id']} IS NULL "
+            f"AND ({status} = %s OR ({status} = %s AND {updated_at} < %s))"
+        )
+    stamp = Message._meta.get_field("updated_at")
+    params = [
+        MessageStatus.SENDING,
+        STATUS_RANK[MessageStatus.SENDING],
+        stamp.get_db_prep_value(now, connection),
+        stamp.get_db_prep_value(now + claim_lease(), connection),
+        int(message_id),
+        MessageStatus.QUEUED,
+        MessageStatus.SENDING,
+        stamp.get_db_prep_value(now - claim_lease(), connection),
+    ]
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
+
+
+_CLAIM_COLUMNS = ("id", "status", "status_rank", "attempts", "updated_at", "next_attempt_at", "provider_message_id")
+
+
 def message_deliver(*, message_id: int) -> DeliveryOutcome:
     """One attempt at handing a queued message to its provider. Safe to call twice: a message that already
     has a provider id, or that another worker is sending, is left alone."""
@@ -80,18 +127,7 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
     previous_attempt_at = message.updated_at  # the last claim (a failed attempt's re-queue keeps it)
     # Taking over a dead worker's claim: it may have died inside the provider call, after the provider took it.
     unconfirmed = message.send_unconfirmed or message.status == MessageStatus.SENDING
-    claimed = Message.objects.filter(
-        Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, updated_at__lt=now - claim_lease()),
-        pk=message.pk,
-        provider_message_id__isnull=True,
-    ).update(
-        status=MessageStatus.SENDING,
-        status_rank=STATUS_RANK[MessageStatus.SENDING],
-        attempts=F("attempts") + 1,
-        updated_at=now,
-        next_attempt_at=now + claim_lease(),
-    )
-    if not claimed:
+    if not _message_claim(message_id=message.pk, now=now):
         return DeliveryOutcome("skipped")
     # Claimed: nobody else writes the row until we are done, so the local copy stays exact.
     message.status, message.status_rank = MessageStatus.SENDING, STATUS_RANK[MessageStatus.SENDING]
