@@ -48,17 +48,17 @@ class Transport(kombu_redis.Transport):
 
 
 TRANSPORT = "sufrahbot.broker:Transport"
-# Task options that change the message Celery writes (an eta, limits, a priority queue, a result to keep):
-# a task that sets any of them is published by Celery itself.
+# Task options that change the message Celery writes (time limits, an expiry, a priority, a result to keep,
+# compression): a task that sets any of them is published by Celery itself.
 _MESSAGE_OPTIONS = ("time_limit", "soft_time_limit", "expires", "priority", "ignore_result", "compression")
 
 
 class TaskPublisher:
     """Celery task messages (protocol 2, as `Task.delay` writes them) pushed straight onto the broker's list.
 
-    `delay()` costs ~0.45 ms of CPU before its one LPUSH (option lookups in Celery's configuration view,
+    `delay()` costs ~0.3-0.5 ms of CPU around its one LPUSH (option lookups in Celery's configuration view,
     building the message, kombu's retry wrapper and queue declaration, copying the exchange per publish),
-    about as much as the rest of a webhook request, and every webhook and every reply pays it. The message
+    about as much as the rest of a webhook request, and every webhook batch and every reply pays it. The message
     here is the same one (tests/sufrahbot/test_broker.py compares it with Celery's, field by field, and a
     worker runs it): the same headers, including the request id sufrahbot.celery carries, the same JSON body
     in base64, to the queue the task's route names, on the anonymous exchange as Celery routes a direct

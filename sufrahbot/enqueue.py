@@ -27,7 +27,7 @@ logger = logging.getLogger("sufrahbot.enqueue")
 def delay_or_log(task, *args: Any, **log_extra: Any) -> bool:
     """`task.delay(*args)`; on a broker error, log it (with what the sweep will pick up) and return False.
     On the project's Redis transport the message is written without Celery's publish path (sufrahbot.broker
-    TaskPublisher: the same message at a fifth of the CPU)."""
+    TaskPublisher: the same message at about half the CPU)."""
     try:
         if task_publisher.applies(task):
             task_publisher.publish(task, args)

@@ -231,12 +231,12 @@ class DirectPublisher:
 
     On that layer a group message is one PUBLISH of the layer's serialized message to
     `<prefix>__group__<group>`, on the shard the name hashes to (channels_redis.pubsub), and that is what this
-    writes: the same bytes on the same channel, so every process's subscribers get it as before. It skips the
-    hop to the sender loop's thread and redis.asyncio's command path (two thread switches and the loop's wake-up,
-    per transaction that published). Hosts given as URLs only; a sentinel or host/port configuration keeps the
-    loop. After a Redis restart redis-py replaces the dead pooled connection when it takes it from the pool; a
-    connection that drops during the PUBLISH is tried once more, with no backoff; while Redis is down a publish
-    gives up within the socket timeouts (and is logged, as any failed publish).
+    writes (the layer's own serializer, the same channel), so every process's subscribers get it as before. It
+    skips the hop to the sender loop's thread and redis.asyncio's command path (two thread switches and the
+    loop's wake-up, per transaction that published). Hosts given as URLs only; a sentinel or host/port
+    configuration keeps the loop. After a Redis restart redis-py replaces the dead pooled connection when it
+    takes it from the pool; a connection that drops during the PUBLISH is tried once more, with no backoff;
+    while Redis is down a publish gives up within the socket timeouts (and is logged, as any failed publish).
     """
 
     CONNECT_TIMEOUT_SECONDS = 1.0
