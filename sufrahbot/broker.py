@@ -21,6 +21,8 @@ import redis
 from celery.utils.nodenames import anon_nodename
 from celery.utils.saferepr import saferepr
 from kombu.transport import redis as kombu_redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .logging import current
 
@@ -109,6 +111,9 @@ class TaskPublisher:
                 url,
                 socket_connect_timeout=options.get("socket_connect_timeout"),
                 socket_timeout=options.get("socket_timeout"),
+                # A connection that drops is tried once more at once; then the caller logs it and the sweep
+                # re-queues (sufrahbot.enqueue): a request never waits out a backoff for a broker that is down.
+                retry=Retry(NoBackoff(), 1),
             )
         return client
 
