@@ -61,5 +61,7 @@ class ContentLengthMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         value = request.headers.get("content-length")
         if value is not None and not value.strip().isdigit():
-            return JsonResponse(error_body("bad_request", "Content-Length must be a non-negative integer."), status=400)
+            return JsonResponse(
+                error_body("bad_request", "Content-Length must be a non-negative integer."), status=400
+            )
         return self.get_response(request)
