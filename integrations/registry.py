@@ -11,9 +11,10 @@ for long. Without Redis (the embedded default) the database is always asked.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 
 from django.conf import settings
+
+from sufrahbot.heartbeat import redis_client
 
 from .models import WebhookSubscription
 
@@ -25,15 +26,8 @@ def registry_key() -> str:
     return f"{settings.CHANNELS_PREFIX}:webhook-restaurants"
 
 
-@lru_cache(maxsize=4)
-def _client(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-
-
 def _redis():
-    return _client(settings.REDIS_URL) if settings.REDIS_URL else None
+    return redis_client(settings.REDIS_URL, connect_timeout=1, socket_timeout=1) if settings.REDIS_URL else None
 
 
 def restaurant_may_have_subscriptions(restaurant_id: int) -> bool:

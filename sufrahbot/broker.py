@@ -21,9 +21,8 @@ import redis
 from celery.utils.nodenames import anon_nodename
 from celery.utils.saferepr import saferepr
 from kombu.transport import redis as kombu_redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from .heartbeat import redis_client
 from .logging import current
 
 # The task message header carrying the id of the request that queued it (sufrahbot.celery reads it back).
@@ -71,16 +70,7 @@ class TaskPublisher:
 
     def __init__(self) -> None:
         self._queues: dict[str, str | None] = {}
-        self._clients: dict[str, redis.Redis] = {}
         self._origin = (0, "")
-
-    def applies(self, task) -> bool:
-        task = _unproxied(task)
-        app = getattr(task, "app", None)
-        if app is None:  # not a Celery task (a test's stand-in): its own delay()
-            return False
-        conf = app.conf
-        return conf.broker_transport == TRANSPORT and not conf.task_always_eager and self._queue(task) is not None
 
     def _queue(self, task) -> str | None:
         """The Redis list of the task's queue, or None when Celery must write the message itself."""
@@ -101,21 +91,17 @@ class TaskPublisher:
             return None
         return queue.name  # priority 0: kombu's Redis list is the queue's own name
 
-    def _client(self, app) -> redis.Redis:
-        """One client per broker URL (redis-py's pool is thread-safe and makes new connections after a fork)."""
-        url = app.conf.broker_url
-        client = self._clients.get(url)
-        if client is None:
-            options = app.conf.broker_transport_options or {}
-            client = self._clients[url] = redis.Redis.from_url(
-                url,
-                socket_connect_timeout=options.get("socket_connect_timeout"),
-                socket_timeout=options.get("socket_timeout"),
-                # A connection that drops is tried once more at once; then the caller logs it and the sweep
-                # re-queues (sufrahbot.enqueue): a request never waits out a backoff for a broker that is down.
-                retry=Retry(NoBackoff(), 1),
-            )
-        return client
+    @staticmethod
+    def _client(app) -> redis.Redis:
+        options = app.conf.broker_transport_options or {}
+        # A connection that drops is tried once more at once; then the caller logs it and the sweep re-queues
+        # (sufrahbot.enqueue): a request never waits out a backoff for a broker that is down.
+        return redis_client(
+            app.conf.broker_url,
+            connect_timeout=options.get("socket_connect_timeout"),
+            socket_timeout=options.get("socket_timeout"),
+            retries=1,
+        )
 
     def _origin_name(self) -> str:
         pid, name = self._origin
@@ -123,11 +109,16 @@ class TaskPublisher:
             self._origin = (os.getpid(), anon_nodename())
         return self._origin[1]
 
-    def publish(self, task, args: tuple | list) -> str:
-        """Queue task(*args) (call `applies` first); returns the task id."""
+    def publish(self, task, args: tuple | list) -> str | None:
+        """Queue task(*args) and return its id; None, with nothing written, when Celery must write this message
+        (another broker, eager mode, a task whose options change it, or not a Celery task at all)."""
         task = _unproxied(task)
-        app = task.app
+        app = getattr(task, "app", None)
+        if app is None or app.conf.broker_transport != TRANSPORT or app.conf.task_always_eager:
+            return None
         queue = self._queue(task)
+        if queue is None:
+            return None
         task_id = str(uuid.uuid4())
         parent = app.current_worker_task
         args = list(args)

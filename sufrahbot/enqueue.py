@@ -29,9 +29,7 @@ def delay_or_log(task, *args: Any, **log_extra: Any) -> bool:
     On the project's Redis transport the message is written without Celery's publish path (sufrahbot.broker
     TaskPublisher: the same message at about half the CPU)."""
     try:
-        if task_publisher.applies(task):
-            task_publisher.publish(task, args)
-        else:
+        if task_publisher.publish(task, args) is None:
             task.delay(*args)
     except Exception as exc:  # kombu/redis raise several types; none may fail the caller
         logger.error(

@@ -21,7 +21,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -30,9 +29,9 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils.module_loading import import_string
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.retry import Retry
+
+from sufrahbot.heartbeat import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -233,47 +232,41 @@ class DirectPublisher:
     `<prefix>__group__<group>`, on the shard the name hashes to (channels_redis.pubsub), and that is what this
     writes (the layer's own serializer, the same channel), so every process's subscribers get it as before. It
     skips the hop to the sender loop's thread and redis.asyncio's command path (two thread switches and the
-    loop's wake-up, per transaction that published). Hosts given as URLs only; a sentinel or host/port
-    configuration keeps the loop. After a Redis restart redis-py replaces the dead pooled connection when it
-    takes it from the pool; a connection that drops during the PUBLISH is tried once more, with no backoff;
-    while Redis is down a publish gives up within the socket timeouts (and is logged, as any failed publish).
+    loop's wake-up, per transaction that published). Hosts given as bare URLs only; a sentinel or host/port
+    configuration, or one with connection options of its own, keeps the loop. After a Redis restart redis-py
+    replaces the dead pooled connection when it takes it from the pool; a connection that drops during the
+    PUBLISH is tried once more, with no backoff; while Redis is down a publish gives up within the socket
+    timeouts (and is logged, as any failed publish).
     """
 
     CONNECT_TIMEOUT_SECONDS = 1.0
     SOCKET_TIMEOUT_SECONDS = 2.0
-    _clients: dict[str, redis.Redis] = {}
+
+    @staticmethod
+    def _addresses(layer) -> list[str] | None:
+        """The layer's hosts as URLs (its CONFIG, as its per-loop layers read it), or None when one is given
+        another way (host/port, sentinels, extra connection options)."""
+        hosts = decode_hosts(layer._kwargs.get("hosts"))
+        return [host["address"] for host in hosts] if all(host.keys() == {"address"} for host in hosts) else None
 
     @classmethod
     def serves(cls, layer) -> bool:
-        return isinstance(layer, RedisPubSubChannelLayer) and all("address" in host for host in cls._hosts(layer))
-
-    @staticmethod
-    def _hosts(layer) -> list[dict[str, Any]]:
-        return decode_hosts(layer._kwargs.get("hosts"))  # the layer's CONFIG, as its per-loop layers get it
-
-    @classmethod
-    def _client(cls, host: dict[str, Any]) -> redis.Redis:
-        address = host["address"]
-        client = cls._clients.get(address)
-        if client is None:  # redis-py's pool is thread-safe and makes new connections in a forked child
-            options = {k: v for k, v in host.items() if k != "address"}
-            options.setdefault("socket_connect_timeout", cls.CONNECT_TIMEOUT_SECONDS)
-            options.setdefault("socket_timeout", cls.SOCKET_TIMEOUT_SECONDS)
-            options.setdefault("retry", Retry(NoBackoff(), 1))
-            client = cls._clients[address] = redis.Redis.from_url(address, **options)
-        return client
+        return isinstance(layer, RedisPubSubChannelLayer) and cls._addresses(layer) is not None
 
     @classmethod
     def send(cls, layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
         prefix = layer._kwargs.get("prefix", "asgi")
-        hosts = cls._hosts(layer)
+        addresses = cls._addresses(layer)
         for group, message in sends:  # in order: a client in two groups sees them as published
             channel = f"{prefix}__group__{group}"
-            cls.publish(cls._client(hosts[_consistent_hash(channel, len(hosts))]), channel, layer.serialize(message))
-
-    @staticmethod
-    def publish(client: redis.Redis, channel: str, payload: bytes) -> None:
-        client.publish(channel, payload)
+            address = addresses[_consistent_hash(channel, len(addresses))]
+            client = redis_client(
+                address,
+                connect_timeout=cls.CONNECT_TIMEOUT_SECONDS,
+                socket_timeout=cls.SOCKET_TIMEOUT_SECONDS,
+                retries=1,
+            )
+            client.publish(channel, layer.serialize(message))
 
 
 def _merged(sends: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:

@@ -9,7 +9,10 @@ import socket
 import time
 from functools import lru_cache
 
+import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -17,11 +20,15 @@ HEARTBEAT_INTERVAL_SECONDS = 5.0
 HEARTBEAT_TTL_SECONDS = 20  # four missed beats and the worker counts as gone
 
 
-@lru_cache(maxsize=4)
-def redis_client(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+@lru_cache(maxsize=16)
+def redis_client(
+    url: str, *, connect_timeout: float | None = 2, socket_timeout: float | None = 2, retries: int | None = None
+) -> redis.Redis:
+    """The process's client for `url` with these timeouts (redis-py's pool is thread-safe and makes new
+    connections in a forked child). `retries`: how many more times a command whose connection dropped is tried,
+    at once; None keeps redis-py's default retry."""
+    options = {} if retries is None else {"retry": Retry(NoBackoff(), retries)}
+    return redis.Redis.from_url(url, socket_connect_timeout=connect_timeout, socket_timeout=socket_timeout, **options)
 
 
 def worker_key(hostname: str) -> str:

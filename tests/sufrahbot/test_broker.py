@@ -115,12 +115,12 @@ def _without_ids(message: dict) -> dict:
     ],
 )
 def test_the_message_is_the_one_celery_writes(broker_queues, task, args, queue):
-    assert task_publisher.applies(task)
     with log_context(request_id="req-7f3a"):
         task.delay(*args)
         celerys = _popped(broker_queues, queue)
-        task_publisher.publish(task, args)
+        task_id = task_publisher.publish(task, args)
         ours = _popped(broker_queues, queue)
+    assert task_id == ours["headers"]["id"]
     assert _without_ids(ours) == _without_ids(celerys)
     assert ours["headers"]["sufrah_request_id"] == "req-7f3a"
     assert ours["properties"]["delivery_info"] == {"exchange": "", "routing_key": queue}
@@ -176,15 +176,16 @@ def limited_task(n: int) -> int:
 
 
 def test_celery_writes_what_it_does_not_know_how_to_write(broker_queues, settings):
-    assert not task_publisher.applies(limited_task)  # a time limit is in the message: Celery's path
+    assert task_publisher.publish(limited_task, (1,)) is None  # a time limit is in the message: Celery's path
     app.conf.task_always_eager = True
     try:
-        assert not task_publisher.applies(send_message)  # eager: the task runs in the caller
+        assert task_publisher.publish(send_message, (1,)) is None  # eager: the task runs in the caller
     finally:
         app.conf.task_always_eager = False
     transport_before = app.conf.broker_transport
     app.conf.broker_transport = None
     try:
-        assert not task_publisher.applies(send_message)  # kombu's own transport (a rediss:// URL)
+        assert task_publisher.publish(send_message, (1,)) is None  # kombu's own transport (a rediss:// URL)
     finally:
         app.conf.broker_transport = transport_before
+    assert [broker_queues.llen(queue) for queue in ("inbound", "outbound", "default")] == [0, 0, 0]
