@@ -1,8 +1,9 @@
 """The ASGI application: websockets through Channels, HTTP through Django.
 
 With Redis (the production config) HTTP requests run Django's WSGI handler on a fixed pool of
-WEB_THREADS threads per process (a2wsgi): no new thread per request, so persistent database connections
-stay bounded (one per thread) and the asgiref hop that cost a third of the server's CPU is gone.
+WEB_THREADS threads per process (sufrahbot.wsgi_pool, one hand-off each way): no new thread per request, so
+persistent database connections stay bounded (one per thread) and the asgiref hop that cost a third of the
+server's CPU is gone.
 Embedded, HTTP stays on Django's ASGI handler, whose single sync thread shares the server's event loop
 with the in-memory channel layer.
 """
@@ -23,10 +24,11 @@ from sufrahbot.routing import websocket_application  # noqa: E402
 def _http_application():
     if settings.TASKS_IN_PROCESS:
         return django_asgi_app
-    from a2wsgi import WSGIMiddleware
     from django.core.wsgi import get_wsgi_application
 
-    return WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)
+    from sufrahbot.wsgi_pool import ThreadPoolWSGI
+
+    return ThreadPoolWSGI(get_wsgi_application(), workers=settings.WEB_THREADS)
 
 
 application = ProtocolTypeRouter({"http": _http_application(), "websocket": websocket_application})
