@@ -27,7 +27,7 @@ from orders.services import IllegalTransition, order_place, rating_later, rating
 from providers.content import InboundMessage, OutboundContent
 from restaurants.models import MenuItem
 from sufrahbot import reply_ids
-from sufrahbot.db import update_prepared
+from sufrahbot.db import update_prepared, upsert_returning
 from sufrahbot.texts import t
 
 from . import engine
@@ -131,12 +131,11 @@ def _session_of(conversation: Conversation) -> BotSession | None:
 
 
 def _session_save(*, conversation: Conversation, state: dict) -> None:
-    """One statement whether the conversation has a session yet or not."""
-    BotSession.objects.bulk_create(
-        [BotSession(conversation=conversation, state=state)],
-        update_conflicts=True,
-        unique_fields=["conversation"],
-        update_fields=["state", "updated_at"],
+    """One statement whether the conversation has a session yet or not, written once per process."""
+    upsert_returning(
+        BotSession(conversation=conversation, state=state),
+        conflict_fields=["conversation"],
+        assignments=['"state" = EXCLUDED."state"', '"updated_at" = EXCLUDED."updated_at"'],
     )
 
 

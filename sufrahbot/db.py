@@ -43,22 +43,56 @@ def insert_unless_stored(obj: Model) -> bool:
     return True
 
 
-def upsert_returning(obj: Model, *, conflict_fields: Sequence[str], assignments: Sequence[str]) -> Model:
+_upsert_sql: dict[tuple, tuple[str, list, list, dict]] = {}
+
+
+def upsert_returning(
+    obj: Model,
+    *,
+    conflict_fields: Sequence[str],
+    assignments: Sequence[str],
+    assignment_params: Sequence[object] = (),
+) -> Model:
     """INSERT obj; on a conflict on `conflict_fields` run `assignments` (SQL "column = expression" pieces,
-    EXCLUDED.column for the value obj carried) instead. One statement either way; returns the stored row.
-    The row is locked until commit, as any UPDATE would lock it."""
+    EXCLUDED.column for the value obj carried, %s for a value from `assignment_params`) instead. One statement
+    either way; returns the stored row (a new instance, as the database has it now).
+    The row is locked until commit, as any UPDATE would lock it.
+
+    A hot path (every inbound message upserts its conversation): the statement is built by Django's insert
+    compiler once per model, conflict target and assignments, then only the values are prepared, each field's
+    pre_save and database conversion applied as the compiler applies them; the row comes back through the
+    fields' database converters, as a queryset's would."""
     model = type(obj)
     opts = model._meta
     using = router.db_for_write(model)
     connection = connections[using]
-    qn = connection.ops.quote_name
-    query = InsertQuery(model)
-    query.insert_values(_insert_fields(model), [obj])
-    [(sql, params)] = query.get_compiler(using=using).as_sql()
-    target = ", ".join(qn(opts.get_field(name).column) for name in conflict_fields)
-    columns = ", ".join(qn(f.column) for f in opts.concrete_fields)
-    sql = f"{sql} ON CONFLICT ({target}) DO UPDATE SET {', '.join(assignments)} RETURNING {columns}"
-    return next(iter(model.objects.raw(sql, params)))
+    fields = _insert_fields(model)
+    key = (model, using, tuple(conflict_fields), tuple(assignments))
+    prepared = _upsert_sql.get(key)
+    if prepared is None:
+        qn = connection.ops.quote_name
+        query = InsertQuery(model)
+        query.insert_values(fields, [obj])
+        compiler = query.get_compiler(using=using)
+        [(sql, _)] = compiler.as_sql()
+        if any(f.has_db_default() for f in fields):
+            raise ValueError(f"{model.__name__} has database defaults: its INSERT is not the same each time")
+        target = ", ".join(qn(opts.get_field(name).column) for name in conflict_fields)
+        returned = list(opts.concrete_fields)
+        columns = ", ".join(qn(f.column) for f in returned)
+        sql = f"{sql} ON CONFLICT ({target}) DO UPDATE SET {', '.join(assignments)} RETURNING {columns}"
+        converters = compiler.get_converters([f.get_col(opts.db_table) for f in returned])
+        prepared = _upsert_sql[key] = (sql, fields, [f.attname for f in returned], converters)
+    sql, fields, attnames, converters = prepared
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection=connection) for field in fields]
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *assignment_params])
+        row = cursor.fetchone()
+    values = list(row)
+    for position, (functions, expression) in converters.items():
+        for convert in functions:
+            values[position] = convert(values[position], expression, connection)
+    return model.from_db(using, attnames, values)
 
 
 _insert_sql: dict[tuple[type[Model], str], str] = {}

@@ -99,11 +99,11 @@ def _conversation_upsert(*, sender: Sender, inbound: InboundMessage, now) -> Con
     if inbound.profile_name:
         assignments.append('"customer_name" = EXCLUDED."customer_name"')
     # A message after 24 hours of silence opens a new customer service window (old values on the right: the
-    # stored last_inbound_at before this message). The cutoff is a timestamp we made, never outside input.
+    # stored last_inbound_at before this message); the cutoff is the statement's one parameter of its own.
     cutoff = connection.ops.adapt_datetimefield_value(now - settings.CUSTOMER_SERVICE_WINDOW)
     old = f'"{table}"."last_inbound_at"'
     assignments.append(
-        f'"window_opened_at" = CASE WHEN {old} IS NULL OR {old} <= \'{cutoff}\' '
+        f'"window_opened_at" = CASE WHEN {old} IS NULL OR {old} <= %s '
         f'THEN EXCLUDED."window_opened_at" ELSE "{table}"."window_opened_at" END'
     )
     conversation = upsert_returning(
@@ -121,6 +121,7 @@ def _conversation_upsert(*, sender: Sender, inbound: InboundMessage, now) -> Con
         ),
         conflict_fields=["restaurant", "customer_id"],
         assignments=assignments,
+        assignment_params=[cutoff],
     )
     conversation.sender = sender  # the objects already loaded, for the bot's step and the events
     conversation.restaurant = sender.restaurant

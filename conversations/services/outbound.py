@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from providers.content import OutboundContent
-from sufrahbot.db import update_prepared
+from sufrahbot.db import insert_prepared, update_prepared
 from sufrahbot.enqueue import delay_or_log
 from sufrahbot.errors import OutsideServiceWindow
 from sufrahbot.events import publish
@@ -119,22 +119,24 @@ def replies_queue(
             raise OutsideServiceWindow(
                 "The customer's last message is more than 24 hours old: only an approved template may be sent."
             )
-    messages = Message.objects.bulk_create(
-        [
-            Message(
-                restaurant_id=conversation.restaurant_id,
-                conversation=conversation,
-                direction=Message.Direction.OUTBOUND,
-                provider=conversation.sender.provider,
-                kind=content.kind,
-                body=content.body,
-                content=content.to_dict(),
-                status=MessageStatus.QUEUED,
-                status_rank=STATUS_RANK[MessageStatus.QUEUED],
-            )
-            for content in contents
-        ]
-    )
+    messages = [
+        Message(
+            restaurant_id=conversation.restaurant_id,
+            conversation=conversation,
+            direction=Message.Direction.OUTBOUND,
+            provider=conversation.sender.provider,
+            kind=content.kind,
+            body=content.body,
+            content=content.to_dict(),
+            status=MessageStatus.QUEUED,
+            status_rank=STATUS_RANK[MessageStatus.QUEUED],
+        )
+        for content in contents
+    ]
+    if len(messages) == 1:
+        insert_prepared(messages[0])  # the usual answer: the statement built once (Message has no signals)
+    elif messages:
+        Message.objects.bulk_create(messages)  # one INSERT for them all
     for message, attached in zip(messages, files or [], strict=False):
         if attached:
             message_media_attach(message=message, files=attached)

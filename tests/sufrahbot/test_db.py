@@ -245,3 +245,52 @@ def test_update_prepared_refuses_expressions_and_comparisons_with_none():
     with pytest.raises(ValueError):
         db.update_prepared(WebhookEvent, {"pk": event.pk}, id=5)
     assert WebhookEvent.objects.get(pk=event.pk).attempts == 0
+
+
+# --- upsert_returning: INSERT or UPDATE in one statement, written once, the row as stored ------------------
+
+from conversations.models import BotSession  # noqa: E402
+
+
+def _session_upsert(conversation, state: dict, *, bump: int = 0) -> BotSession:
+    return db.upsert_returning(
+        BotSession(conversation=conversation, state=state),
+        conflict_fields=["conversation"],
+        assignments=['"state" = EXCLUDED."state"', '"updated_at" = EXCLUDED."updated_at" + %s * interval \'1 day\''],
+        assignment_params=[bump],
+    )
+
+
+def test_upsert_returning_inserts_then_updates_and_returns_the_stored_row():
+    conversation = ConversationFactory()
+    first = _session_upsert(conversation, {"step": "menu", "cart": [{"id": 1, "name": "فلافل"}]})
+    stored = BotSession.objects.get(conversation=conversation)
+    assert first.pk == stored.pk and not first._state.adding and first._state.db == "default"
+    # Through the fields' converters, as a queryset gives them: the JSON as a dict, the time aware.
+    assert first.state == stored.state == {"step": "menu", "cart": [{"id": 1, "name": "فلافل"}]}
+    assert first.updated_at == stored.updated_at and first.updated_at.tzinfo is not None
+
+    second = _session_upsert(conversation, {"step": "cart"}, bump=2)  # the conflict: its assignments run
+    stored = BotSession.objects.get(conversation=conversation)
+    assert BotSession.objects.filter(conversation=conversation).count() == 1
+    assert second.pk == first.pk and second.state == stored.state == {"step": "cart"}
+    assert (second.updated_at - first.updated_at).days == 2  # the assignment's own parameter was applied
+
+
+def test_upsert_returning_is_written_once_and_is_one_statement(monkeypatch):
+    conversation = ConversationFactory()
+    db._upsert_sql.clear()
+    _session_upsert(conversation, {"n": 1})
+    compiled = []
+    real_as_sql = db.InsertQuery.get_compiler
+
+    def counting(self, *args, **kwargs):
+        compiled.append(1)
+        return real_as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(db.InsertQuery, "get_compiler", counting)
+    with CaptureQueriesContext(connection) as queries:
+        _session_upsert(conversation, {"n": 2})
+    assert compiled == [] and len(db._upsert_sql) == 1 and len(queries) == 1
+    assert queries[0]["sql"].startswith('INSERT INTO "conversations_botsession"') and "ON CONFLICT" in queries[0]["sql"]
+    assert BotSession.objects.get(conversation=conversation).state == {"n": 2}
