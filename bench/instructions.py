@@ -1,0 +1,213 @@
+"""Benchmark: instructions, not seconds, for the message path's steps in one process, counted by valgrind's
+callgrind, against a bare request through the same middleware in the same run.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sufrah_bench REDIS_URL=redis://127.0.0.1:6379/8 \\
+        .venv/bin/python bench/instructions.py [--messages 60]
+
+On a shared virtual machine the CPU seconds a process is charged swing by a third between back-to-back runs
+of one tree (the host's other guests); callgrind counts the instructions executed, which repeat to a fraction
+of a percent, so two trees (or two settings) compare on the same day without repeating runs. What it cannot
+see: PostgreSQL's and Redis's own work (other processes), waiting, and the server and Celery around each step.
+
+It re-runs itself under `valgrind --tool=callgrind` (apt-get install valgrind) with counting off, creates (and
+drops) the database `<name>_instr_tmp` with production settings, and counts, a message at a time, for new
+customers saying "hi" to a restaurant with a menu:
+  bare       POST of a webhook-shaped form to the bare view (bench/urls.py) through Django's test client
+  webhook    the signed Twilio webhook request: verified, stored, its processing queued
+  process    the stored webhook processed: the message stored, the bot's answer, its reply queued
+  send       the reply handed to the provider (the console provider: no HTTP)
+Prints millions of instructions a message and each step's ratio to the bare request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+STEPS = ("bare", "webhook", "process", "send")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=60)
+    parser.add_argument("--inner", help=argparse.SUPPRESS)  # the run under valgrind: where its dumps go
+    args = parser.parse_args()
+    if args.inner:
+        _count(args.messages)
+        return
+    if not shutil.which("valgrind"):
+        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    work = Path(tempfile.mkdtemp(prefix="sufrah-instr-"))
+    out = work / "callgrind.out"
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        __file__,
+        "--messages",
+        str(args.messages),
+        "--inner",
+        str(work),
+    ]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    print(run.stdout, end="")
+    if run.returncode:
+        print(run.stderr[-3000:], file=sys.stderr)
+        sys.exit(run.returncode)
+    dumps = {step: _instructions(out.with_name(f"{out.name}.{n}")) for n, step in enumerate(STEPS, start=1)}
+    per_message = {step: count / args.messages for step, count in dumps.items()}
+    print(f'instructions a message, {args.messages} new customers\' "hi" (callgrind; M = millions):')
+    for step in STEPS:
+        ratio = per_message[step] / per_message["bare"]
+        print(f"  {step:8} {per_message[step] / 1e6:8.2f} M   {ratio:5.1f} x bare")
+    total = sum(per_message[step] for step in STEPS[1:])
+    print(f"  the message's three steps: {total / 1e6:.2f} M ({total / per_message['bare']:.1f} x bare)")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _instructions(dump: Path) -> int:
+    """A callgrind dump's own instructions: every cost line but the inclusive cost after each calls= line."""
+    total, after_call = 0, False
+    for line in dump.read_text().splitlines():
+        if line.startswith("calls="):
+            after_call = True
+            continue
+        if re.match(r"^[0-9+\-*]", line):
+            parts = line.split()
+            if len(parts) >= 2:
+                if not after_call:
+                    total += int(parts[1])
+                after_call = False
+    return total
+
+
+def _count(messages: int) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "sufrahbot.settings"
+    os.environ["ROOT_URLCONF_OVERRIDE"] = "bench.urls"
+    import logging
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    logging.disable(logging.CRITICAL)  # the counts are the work, not the log lines' formatting
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.PUBLIC_BASE_URL = "https://bench.sufrah.test"
+    old_name = connection.settings_dict["NAME"]
+    connection.settings_dict["TEST"]["NAME"] = f"{old_name}_instr_tmp"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        _steps(messages, settings.PUBLIC_BASE_URL)
+    finally:
+        connection.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def _steps(messages: int, public_base_url: str) -> None:
+    from django.test import Client
+
+    from conversations.models import Message
+    from conversations.services.delivery import message_deliver
+    from integrations.registry import registry_rebuild
+    from providers import twilio
+    from tests.factories import ConsoleSenderFactory, MenuCategoryFactory, MenuItemFactory
+    from webhooks.models import WebhookEvent
+    from webhooks.processing import webhook_event_process
+
+    sender = ConsoleSenderFactory(messages_per_minute=1_000_000)
+    for _ in range(2):
+        MenuItemFactory.create_batch(3, category=MenuCategoryFactory(restaurant=sender.restaurant))
+    registry_rebuild()  # as beat keeps it: no subscriptions, so events need no database lookup
+    client = Client()
+    numbers = iter(range(10**6))
+
+    def params() -> dict:
+        return {
+            "MessageSid": f"SM{uuid.uuid4().hex}",
+            "AccountSid": "AC" + "0" * 32,
+            "From": f"whatsapp:+9665{next(numbers):08d}",
+            "To": f"whatsapp:{sender.phone_number}",
+            "Body": "hi",
+            "NumMedia": "0",
+            "ProfileName": "Bench",
+        }
+
+    def webhook() -> None:
+        forged = twilio.webhook_forge(
+            auth_token=sender.credentials["auth_token"], public_base_url=public_base_url, params=params()
+        )
+        assert client.post(forged.path, **forged.test_client_kwargs()).status_code == 200
+
+    def bare() -> None:
+        assert client.post("/bench/bare/", params()).status_code == 200
+
+    def unprocessed() -> list[int]:
+        return list(WebhookEvent.objects.filter(processed_at__isnull=True).order_by("id").values_list("id", flat=True))
+
+    def queued() -> list[int]:
+        return list(
+            Message.objects.filter(direction="out", status="queued").order_by("id").values_list("id", flat=True)
+        )
+
+    def process(ids: list[int]) -> None:
+        for event_id in ids:
+            assert webhook_event_process(event_id=event_id) == "processed"
+
+    def send(ids: list[int]) -> None:
+        for message_id in ids:
+            assert message_deliver(message_id=message_id).result == "sent"
+
+    for _ in range(10):  # warm-up: imports, connections, the statements built once per process
+        bare()
+        webhook()
+    process(unprocessed())
+    send(queued())
+
+    def counted(step: str, work) -> None:
+        _callgrind("-i", "on")
+        work()
+        _callgrind("-i", "off")
+        _callgrind("-d", step)
+
+    counted("bare", lambda: [bare() for _ in range(messages)])
+    counted("webhook", lambda: [webhook() for _ in range(messages)])
+    events = unprocessed()
+    counted("process", lambda: process(events))
+    replies = queued()
+    counted("send", lambda: send(replies))
+    assert len(events) == len(replies) == messages, (len(events), len(replies))
+    _purge_queues()
+    print(f"{messages} webhooks stored and processed, {len(replies)} replies sent")
+
+
+def _purge_queues() -> None:
+    """The tasks the counted steps queued (nothing here runs a worker)."""
+    from sufrahbot.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("inbound", "default", "outbound", "scheduled"):
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:  # a queue that was never declared
+                pass
+
+
+def _callgrind(*args: str) -> None:
+    subprocess.run(["callgrind_control", *args, str(os.getpid())], capture_output=True, check=True)
+
+
+if __name__ == "__main__":
+    main()
