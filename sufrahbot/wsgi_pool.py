@@ -10,7 +10,7 @@ of a non-streaming HttpResponse, and the loop sends it: one hand-off in, one out
 
 What does not fit stays streamed, through a2wsgi's own pieces: a body of unknown or large length is read
 from the thread as Django asks for it (a2wsgi's Body), and a streaming response (files, StreamingHttpResponse)
-is sent chunk by chunk, each chunk pulled on the pool.
+is sent chunk by chunk from the request's thread as the app produces them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import io
+import itertools
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -88,7 +89,7 @@ class ThreadPoolWSGI:
                 asyncio.run_coroutine_threadsafe(send(message), loop).result()
 
             blocking_send({"type": "http.response.start", "status": response.status, "headers": response.headers})
-            for chunk in [*response.written, *_nonempty(iterable)]:
+            for chunk in itertools.chain(response.written, _nonempty(iterable)):  # as the app produces them
                 blocking_send({"type": "http.response.body", "body": chunk, "more_body": True})
             blocking_send({"type": "http.response.body", "body": b""})
             return None

@@ -136,6 +136,31 @@ def test_a_streaming_response_is_sent_chunk_by_chunk_and_closed_in_its_thread():
     assert closed_in == ran_in
 
 
+def test_a_streaming_response_is_not_read_whole_before_it_is_sent():
+    """Each chunk is on its way before the next is produced: a large file never sits in memory whole."""
+    sent: list[dict] = []
+    seen_when_producing: list[int] = []
+
+    def chunks():
+        for n in range(3):
+            seen_when_producing.append(len(sent))
+            yield f"chunk {n};".encode()
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return chunks()
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(ThreadPoolWSGI(app, workers=1)(_scope(method="GET"), receive, send))
+    assert seen_when_producing == [1, 2, 3]  # the start, then each chunk before the next was asked for
+    assert _body(sent) == b"chunk 0;chunk 1;chunk 2;"
+
+
 def test_at_most_workers_requests_run_at_once():
     running, peak, lock = [0], [0], threading.Lock()
 
