@@ -119,6 +119,7 @@ def _count(messages: int) -> None:
 def _steps(messages: int, public_base_url: str) -> None:
     from django.test import Client
 
+    from bench.ingest import _purge_queues  # as bench/e2e.py and bench/campaign.py do
     from conversations.models import Message
     from conversations.services.delivery import message_deliver
     from integrations.registry import registry_rebuild
@@ -191,18 +192,6 @@ def _steps(messages: int, public_base_url: str) -> None:
     assert len(events) == len(replies) == messages, (len(events), len(replies))
     _purge_queues()
     print(f"{messages} webhooks stored and processed, {len(replies)} replies sent")
-
-
-def _purge_queues() -> None:
-    """The tasks the counted steps queued (nothing here runs a worker)."""
-    from sufrahbot.celery import app
-
-    with app.connection_for_write() as conn:
-        for queue in ("inbound", "default", "outbound", "scheduled"):
-            try:
-                conn.default_channel.queue_purge(queue)
-            except Exception:  # a queue that was never declared
-                pass
 
 
 def _callgrind(*args: str) -> None:
