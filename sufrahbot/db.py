@@ -23,6 +23,29 @@ def _insert_fields(model: type[Model]) -> list:
     return [f for f in model._meta.local_concrete_fields if not f.primary_key]
 
 
+def _insert_compiled(obj: Model, using: str, *, returning_pk: bool):
+    """The INSERT of obj's model as Django's compiler writes it, and the compiler, for a statement built once
+    per process and then run with each call's values (_insert_values). Refused for a model with database
+    defaults, whose INSERT names different columns depending on the values."""
+    model = type(obj)
+    fields = _insert_fields(model)
+    if any(f.has_db_default() for f in fields):
+        raise ValueError(f"{model.__name__} has database defaults: its INSERT is not the same each time")
+    query = InsertQuery(model)
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=using)
+    if returning_pk:
+        compiler.returning_fields = [model._meta.pk]
+    [(sql, _)] = compiler.as_sql()
+    return sql, compiler
+
+
+def _insert_values(obj: Model, fields: list, connection) -> list:
+    """obj's values for _insert_compiled's statement: each field's pre_save and database conversion, as the
+    insert compiler applies them."""
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection=connection) for field in fields]
+
+
 def insert_unless_stored(obj: Model) -> bool:
     """INSERT obj, or nothing when a unique constraint already holds such a row (no savepoint, no error).
     True, with obj.pk set, when this call stored it."""
@@ -71,12 +94,7 @@ def upsert_returning(
     prepared = _upsert_sql.get(key)
     if prepared is None:
         qn = connection.ops.quote_name
-        query = InsertQuery(model)
-        query.insert_values(fields, [obj])
-        compiler = query.get_compiler(using=using)
-        [(sql, _)] = compiler.as_sql()
-        if any(f.has_db_default() for f in fields):
-            raise ValueError(f"{model.__name__} has database defaults: its INSERT is not the same each time")
+        sql, compiler = _insert_compiled(obj, using, returning_pk=False)
         target = ", ".join(qn(opts.get_field(name).column) for name in conflict_fields)
         returned = list(opts.concrete_fields)
         columns = ", ".join(qn(f.column) for f in returned)
@@ -84,7 +102,7 @@ def upsert_returning(
         converters = compiler.get_converters([f.get_col(opts.db_table) for f in returned])
         prepared = _upsert_sql[key] = (sql, fields, [f.attname for f in returned], converters)
     sql, fields, attnames, converters = prepared
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection=connection) for field in fields]
+    params = _insert_values(obj, fields, connection)
     with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
         cursor.execute(sql, [*params, *assignment_params])
         row = cursor.fetchone()
@@ -110,15 +128,9 @@ def insert_prepared(obj: Model) -> Model:
     key = (model, using)
     sql = _insert_sql.get(key)
     if sql is None:
-        query = InsertQuery(model)
-        query.insert_values(fields, [obj])
-        compiler = query.get_compiler(using=using)
-        compiler.returning_fields = [model._meta.pk]
-        [(sql, _)] = compiler.as_sql()
-        if any(f.has_db_default() for f in fields):
-            raise ValueError(f"{model.__name__} has database defaults: its INSERT is not the same each time")
+        sql, _ = _insert_compiled(obj, using, returning_pk=True)
         _insert_sql[key] = sql
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection=connection) for field in fields]
+    params = _insert_values(obj, fields, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         obj.pk = cursor.fetchone()[0]
