@@ -39,7 +39,7 @@ STEPS = ("bare", "webhook", "process", "send")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=60)
-    parser.add_argument("--inner", help=argparse.SUPPRESS)  # the run under valgrind: where its dumps go
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)  # the run under valgrind
     args = parser.parse_args()
     if args.inner:
         _count(args.messages)
@@ -58,7 +58,6 @@ def main() -> None:
         "--messages",
         str(args.messages),
         "--inner",
-        str(work),
     ]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     print(run.stdout, end="")
