@@ -23,7 +23,7 @@ def _insert_fields(model: type[Model]) -> list:
     return [f for f in model._meta.local_concrete_fields if not f.primary_key]
 
 
-def _insert_compiled(obj: Model, using: str, *, returning_pk: bool):
+def _insert_compiled(obj: Model, using: str, *, returning_pk: bool, on_conflict: OnConflict | None = None):
     """The INSERT of obj's model as Django's compiler writes it, and the compiler, for a statement built once
     per process and then run with each call's values (_insert_values). Refused for a model with database
     defaults, whose INSERT names different columns depending on the values."""
@@ -31,7 +31,7 @@ def _insert_compiled(obj: Model, using: str, *, returning_pk: bool):
     fields = _insert_fields(model)
     if any(f.has_db_default() for f in fields):
         raise ValueError(f"{model.__name__} has database defaults: its INSERT is not the same each time")
-    query = InsertQuery(model)
+    query = InsertQuery(model, on_conflict=on_conflict)
     query.insert_values(fields, [obj])
     compiler = query.get_compiler(using=using)
     if returning_pk:
@@ -46,18 +46,24 @@ def _insert_values(obj: Model, fields: list, connection) -> list:
     return [field.get_db_prep_save(field.pre_save(obj, True), connection=connection) for field in fields]
 
 
+_insert_ignoring_sql: dict[tuple[type[Model], str], str] = {}
+
+
 def insert_unless_stored(obj: Model) -> bool:
     """INSERT obj, or nothing when a unique constraint already holds such a row (no savepoint, no error).
-    True, with obj.pk set, when this call stored it."""
+    True, with obj.pk set, when this call stored it. Every inbound message is stored so: the statement is
+    built by Django's compiler once per model and process, then only the values are prepared."""
     model = type(obj)
     using = router.db_for_write(model)
-    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-    query.insert_values(_insert_fields(model), [obj])
-    compiler = query.get_compiler(using=using)
-    compiler.returning_fields = [model._meta.pk]
-    with connections[using].cursor() as cursor:
-        for sql, params in compiler.as_sql():
-            cursor.execute(sql, params)
+    connection = connections[using]
+    key = (model, using)
+    sql = _insert_ignoring_sql.get(key)
+    if sql is None:
+        sql, _ = _insert_compiled(obj, using, returning_pk=True, on_conflict=OnConflict.IGNORE)
+        _insert_ignoring_sql[key] = sql
+    params = _insert_values(obj, _insert_fields(model), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return False

@@ -43,6 +43,32 @@ def test_one_statement_a_row_built_once():
     assert WebhookEvent.objects.filter(status="rejected", error="malformed: x").count() == 1
 
 
+def test_insert_unless_stored_stores_once_with_one_statement_built_once():
+    from tests.factories import ConversationFactory
+
+    conversation = ConversationFactory()
+
+    def inbound(body: str) -> Message:
+        return Message(
+            restaurant=conversation.restaurant,
+            conversation=conversation,
+            direction=Message.Direction.INBOUND,
+            provider_message_id="SM-once",
+            body=body,
+        )
+
+    db._insert_ignoring_sql.clear()
+    first = inbound("مرحبا")
+    assert db.insert_unless_stored(first) is True and first.pk and not first._state.adding
+    with CaptureQueriesContext(connection) as queries:
+        again = inbound("a redelivery")
+        assert db.insert_unless_stored(again) is False and again.pk is None
+    assert len(queries) == 1 and "ON CONFLICT DO NOTHING" in queries[0]["sql"]
+    assert len(db._insert_ignoring_sql) == 1
+    [stored] = Message.objects.filter(provider_message_id="SM-once")
+    assert stored.pk == first.pk and stored.body == "مرحبا" and stored.created_at is not None
+
+
 # --- PreparedSelect: a hot read compiled once, run with each call's values ---------------------------------
 
 from django.db import transaction  # noqa: E402
