@@ -143,6 +143,9 @@ WEB_MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", "1000"))
 # decrypted secrets), and how many it keeps. 0 seconds reads the database on every request.
 SENDER_ROUTE_CACHE_SECONDS = float(os.environ.get("SENDER_ROUTE_CACHE_SECONDS", "30"))
 SENDER_ROUTE_CACHE_SIZE = int(os.environ.get("SENDER_ROUTE_CACHE_SIZE", "50000"))
+# Verified webhooks are queued for processing at most once per this many milliseconds per web process: alone
+# when idle, together under load (one task for many; sufrahbot.enqueue.BatchedEnqueue). -1 queues each at once.
+WEBHOOK_BATCH_WINDOW_MS = float(os.environ.get("WEBHOOK_BATCH_WINDOW_MS", "50"))
 # Celery pools: inbound (webhook processing, the bot, sweeps) and outbound (provider sends) apart, so slow
 # sends never hold up inbound messages.
 INBOUND_CONCURRENCY = int(os.environ.get("INBOUND_CONCURRENCY", "2"))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from sufrahbot.enqueue import BatchedEnqueue, delay_or_log
@@ -37,8 +38,9 @@ def process_events(self, event_ids: list[int], request_ids: list[str] | None = N
     return outcomes
 
 
-# The webhook request's enqueue: one publish for the requests of the last few milliseconds (sufrahbot.enqueue).
-webhook_batches = BatchedEnqueue(process_events, linger=0.005)
+# The webhook request's enqueue: at once when idle; under load one publish, and one task, for the requests of
+# each window (sufrahbot.enqueue).
+webhook_batches = BatchedEnqueue(process_events, window=settings.WEBHOOK_BATCH_WINDOW_MS / 1000)
 
 
 @shared_task

@@ -136,7 +136,7 @@ def _wait_for(predicate, timeout: float = 5.0) -> None:
 def test_batched_enqueue_publishes_every_id_once_with_its_request_id(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     task = _RecordingTask()
-    batches = BatchedEnqueue(task, max_batch=10, linger=0.05)
+    batches = BatchedEnqueue(task, max_batch=10, window=0.05)
 
     def request(n: int) -> None:
         with log_context(request_id=f"req-{n}"):
@@ -155,9 +155,23 @@ def test_batched_enqueue_publishes_every_id_once_with_its_request_id(settings):
     assert len(task.calls) < 25  # requests that came together went out together
 
 
+def test_batched_enqueue_sends_a_lone_id_at_once_and_holds_the_next_for_the_window(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    task = _RecordingTask()
+    batches = BatchedEnqueue(task, window=1.0)
+    batches.add(1)
+    _wait_for(lambda: len(task.calls) == 1, timeout=0.5)  # idle: no wait for company
+    batches.add(2)
+    batches.add(3)
+    time.sleep(0.2)
+    assert len(task.calls) == 1  # published within the window: held for the rest of it
+    _wait_for(lambda: len(task.calls) == 2, timeout=2.0)
+    assert task.calls == [([1], [""]), ([2, 3], ["", ""])]
+
+
 def test_batched_enqueue_flushes_what_waits():
     task = _RecordingTask()
-    batches = BatchedEnqueue(task, linger=0.05)
+    batches = BatchedEnqueue(task, window=0.05)
     for n in range(3):
         batches._queue.put((n, ""))  # queued, the thread not yet there (as at exit)
     batches.flush()
