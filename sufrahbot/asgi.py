@@ -19,6 +19,7 @@ from django.core.asgi import get_asgi_application
 django_asgi_app = get_asgi_application()
 
 from sufrahbot.routing import websocket_application  # noqa: E402
+from sufrahbot.startup import freeze_startup_objects  # noqa: E402
 
 
 def _http_application():
@@ -32,3 +33,4 @@ def _http_application():
 
 
 application = ProtocolTypeRouter({"http": _http_application(), "websocket": websocket_application})
+freeze_startup_objects()  # each server process imports this once, before its first request

@@ -18,6 +18,7 @@ from sufrahbot.broker import REQUEST_ID_HEADER
 from sufrahbot.db import connections_mark_released, connections_trust_recent
 from sufrahbot.heartbeat import HEARTBEAT_INTERVAL_SECONDS, worker_beat, worker_gone
 from sufrahbot.logging import _context, current
+from sufrahbot.startup import freeze_startup_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sufrahbot.settings")
 
@@ -100,6 +101,14 @@ def _leave_task_context(task_id: str | None = None, **kwargs) -> None:
             _context.reset(token)
         except ValueError:  # set in another context (eager tasks nested in a request): leave it
             pass
+
+
+@signals.worker_ready.connect
+@signals.worker_process_init.connect
+def _freeze_startup_objects(**kwargs) -> None:
+    """The worker's consuming process once its tasks are imported (worker_ready), and each prefork child as it
+    starts (worker_process_init): sufrahbot.startup."""
+    freeze_startup_objects()
 
 
 @signals.task_prerun.connect
