@@ -114,6 +114,36 @@ def test_compiled_once_then_one_statement(monkeypatch):
     assert str(conversation.pk) in queries[0]["sql"]  # the call's values, not the placeholders
 
 
+@pytest.mark.django_db(transaction=True)  # the other thread reads what this one committed
+def test_converters_are_looked_up_once_and_applied_on_every_thread(monkeypatch):
+    import threading
+
+    prepared = db.PreparedSelect(
+        lambda *, message_id: Message.objects.select_related("conversation").filter(pk=message_id), "message_id"
+    )
+    first, second = MessageFactory(content={"text": "أهلا"}), MessageFactory(content={"buttons": [1, 2]})
+    prepared.fetch(message_id=first.pk)
+    looked_up = []
+    real_get_converters = SQLCompiler.get_converters
+    monkeypatch.setattr(
+        SQLCompiler, "get_converters", lambda self, e: looked_up.append(1) or real_get_converters(self, e)
+    )
+    rows = {}
+
+    def fetch_on_another_thread() -> None:  # its own connection, not the one that compiled
+        rows["other"] = prepared.fetch_one(message_id=second.pk)
+        connection.close()
+
+    thread = threading.Thread(target=fetch_on_another_thread)
+    thread.start()
+    thread.join()
+    rows["this"] = prepared.fetch_one(message_id=first.pk)
+    assert looked_up == []
+    assert rows["this"].content == {"text": "أهلا"} and rows["other"].content == {"buttons": [1, 2]}
+    for row in rows.values():  # JSON decoded and times aware, as the queryset's own rows
+        assert row.created_at.tzinfo is not None and row.conversation.created_at.tzinfo is not None
+
+
 def test_a_value_the_query_does_not_carry_is_refused():
     def constant(*, conversation_id: int):
         return Conversation.objects.filter(pk=1)
