@@ -158,14 +158,16 @@ def test_batched_enqueue_publishes_every_id_once_with_its_request_id(settings):
 def test_batched_enqueue_sends_a_lone_id_at_once_and_holds_the_next_for_the_window(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     task = _RecordingTask()
-    batches = BatchedEnqueue(task, window=1.0)
+    batches = BatchedEnqueue(task, window=3.0)
+    began = time.monotonic()
     batches.add(1)
-    _wait_for(lambda: len(task.calls) == 1, timeout=0.5)  # idle: no wait for company
+    _wait_for(lambda: len(task.calls) == 1, timeout=2.0)  # idle: no wait for company (the window is 3 s)
     batches.add(2)
     batches.add(3)
     time.sleep(0.2)
     assert len(task.calls) == 1  # published within the window: held for the rest of it
-    _wait_for(lambda: len(task.calls) == 2, timeout=2.0)
+    _wait_for(lambda: len(task.calls) == 2, timeout=6.0)
+    assert time.monotonic() - began >= 3.0
     assert task.calls == [([1], [""]), ([2, 3], ["", ""])]
 
 
