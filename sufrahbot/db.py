@@ -46,7 +46,17 @@ def _insert_values(obj: Model, fields: list, connection) -> list:
     return [field.get_db_prep_save(field.pre_save(obj, True), connection=connection) for field in fields]
 
 
-_insert_ignoring_sql: dict[tuple[type[Model], str], str] = {}
+_insert_sql: dict[tuple[type[Model], str, OnConflict | None], str] = {}
+
+
+def _insert_returning_pk_sql(obj: Model, using: str, on_conflict: OnConflict | None = None) -> str:
+    """The `INSERT … RETURNING pk` of obj's model (with `on_conflict`), compiled on its first use in the process."""
+    key = (type(obj), using, on_conflict)
+    sql = _insert_sql.get(key)
+    if sql is None:
+        sql, _ = _insert_compiled(obj, using, returning_pk=True, on_conflict=on_conflict)
+        _insert_sql[key] = sql
+    return sql
 
 
 def insert_unless_stored(obj: Model) -> bool:
@@ -56,11 +66,7 @@ def insert_unless_stored(obj: Model) -> bool:
     model = type(obj)
     using = router.db_for_write(model)
     connection = connections[using]
-    key = (model, using)
-    sql = _insert_ignoring_sql.get(key)
-    if sql is None:
-        sql, _ = _insert_compiled(obj, using, returning_pk=True, on_conflict=OnConflict.IGNORE)
-        _insert_ignoring_sql[key] = sql
+    sql = _insert_returning_pk_sql(obj, using, OnConflict.IGNORE)
     params = _insert_values(obj, _insert_fields(model), connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -119,9 +125,6 @@ def upsert_returning(
     return model.from_db(using, attnames, values)
 
 
-_insert_sql: dict[tuple[type[Model], str], str] = {}
-
-
 def insert_prepared(obj: Model) -> Model:
     """`obj.save(force_insert=True)` for a hot path: the INSERT's SQL is built by Django's compiler once per
     model and process, then only the values are prepared (each field's pre_save and database conversion, as
@@ -130,13 +133,8 @@ def insert_prepared(obj: Model) -> Model:
     model = type(obj)
     using = router.db_for_write(model)
     connection = connections[using]
-    fields = _insert_fields(model)
-    key = (model, using)
-    sql = _insert_sql.get(key)
-    if sql is None:
-        sql, _ = _insert_compiled(obj, using, returning_pk=True)
-        _insert_sql[key] = sql
-    params = _insert_values(obj, fields, connection)
+    sql = _insert_returning_pk_sql(obj, using)
+    params = _insert_values(obj, _insert_fields(model), connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         obj.pk = cursor.fetchone()[0]

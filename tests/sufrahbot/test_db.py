@@ -57,14 +57,14 @@ def test_insert_unless_stored_stores_once_with_one_statement_built_once():
             body=body,
         )
 
-    db._insert_ignoring_sql.clear()
+    db._insert_sql.clear()
     first = inbound("مرحبا")
     assert db.insert_unless_stored(first) is True and first.pk and not first._state.adding
     with CaptureQueriesContext(connection) as queries:
         again = inbound("a redelivery")
         assert db.insert_unless_stored(again) is False and again.pk is None
     assert len(queries) == 1 and "ON CONFLICT DO NOTHING" in queries[0]["sql"]
-    assert len(db._insert_ignoring_sql) == 1
+    assert list(db._insert_sql) == [(Message, "default", db.OnConflict.IGNORE)]
     [stored] = Message.objects.filter(provider_message_id="SM-once")
     assert stored.pk == first.pk and stored.body == "مرحبا" and stored.created_at is not None
 
