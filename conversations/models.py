@@ -12,7 +12,10 @@ class Conversation(models.Model):
         OPEN = "open", "Open"
         RESOLVED = "resolved", "Resolved"
 
-    restaurant = models.ForeignKey("restaurants.Restaurant", on_delete=models.CASCADE, related_name="conversations")
+    # Indexed by uniq_conversation_customer_id, which leads with it.
+    restaurant = models.ForeignKey(
+        "restaurants.Restaurant", on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
     sender = models.ForeignKey("restaurants.Sender", on_delete=models.PROTECT, related_name="conversations")
     # The customer's WhatsApp identity: their number (E.164), or a business-scoped user id when WhatsApp hides
     # it ("US.13491208655302741918"). The conversation is keyed on it; customer_phone is the number, if known.
@@ -20,13 +23,14 @@ class Conversation(models.Model):
     customer_phone = models.CharField(max_length=32, blank=True)
     customer_name = models.CharField(max_length=200, blank=True)
     language = models.CharField(max_length=2, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_conversations",
+        db_index=False,  # conversation_assigned: the assigned ones only
     )
     bot_paused = models.BooleanField(default=False)
     unread_count = models.PositiveIntegerField(default=0)
@@ -34,7 +38,7 @@ class Conversation(models.Model):
     # When the customer's current 24-hour service window opened (their first message after 24 h of silence):
     # each opening is one conversation of the plan's conversations a month (restaurants.plans).
     window_opened_at = models.DateTimeField(null=True, blank=True)
-    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -42,6 +46,12 @@ class Conversation(models.Model):
         ordering = ["-last_message_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["restaurant", "customer_id"], name="uniq_conversation_customer_id")
+        ]
+        # Every message rewrites the conversation's row, and a row whose indexed columns change gets a new
+        # entry in every index: only what a query needs, scoped to a restaurant (tests/test_hot_indexes.py).
+        indexes = [
+            models.Index(fields=["restaurant", "last_message_at"], name="conversation_restaurant_recent"),
+            models.Index(fields=["assignee"], condition=Q(assignee__isnull=False), name="conversation_assigned"),
         ]
 
     def __str__(self) -> str:
@@ -83,8 +93,11 @@ class Message(models.Model):
         INBOUND = "in", "Inbound"
         OUTBOUND = "out", "Outbound"
 
-    restaurant = models.ForeignKey("restaurants.Restaurant", on_delete=models.CASCADE, related_name="messages")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # Indexed by message_restaurant_created and by (conversation, created_at), which lead with them.
+    restaurant = models.ForeignKey(
+        "restaurants.Restaurant", on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False)
     direction = models.CharField(max_length=3, choices=Direction.choices)
     provider = models.CharField(max_length=16)
     provider_message_id = models.CharField(max_length=128, null=True, blank=True)
@@ -93,19 +106,21 @@ class Message(models.Model):
     content = models.JSONField(
         default=dict, blank=True, help_text="Structured content: buttons, list, media, location."
     )
-    status = models.CharField(max_length=12, choices=MessageStatus.choices, db_index=True)
+    status = models.CharField(max_length=12, choices=MessageStatus.choices)
     status_rank = models.PositiveSmallIntegerField(default=0)
     error_code = models.CharField(max_length=32, blank=True)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    sent_by = models.ForeignKey(  # message_sent_by: staff messages only
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     # An inbound message stored but not yet answered by the bot (bot.services clears it when it answers, or
     # decides to stay silent): the flag that makes "answer it" exactly-once apart from "store it".
     awaiting_bot = models.BooleanField(default=False)
     # Received while the restaurant was over its plan (restaurants.plans): stored and answered all the same.
     over_plan = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # Outbound, unsent: when the next attempt is due (a retry's backoff, or a claim's lease end). The stranded
@@ -128,13 +143,20 @@ class Message(models.Model):
                 name="uniq_message_idempotency_key",
             ),
         ]
+        # Each message is written three times or more (stored, claimed, sent, its status callbacks), and every
+        # write that changes an indexed column adds an entry to each index: only what a query needs, scoped to
+        # a restaurant or a conversation, partial where a query wants few rows (tests/test_hot_indexes.py).
         indexes = [
             models.Index(fields=["conversation", "created_at"]),
+            models.Index(fields=["restaurant", "created_at"], name="message_restaurant_created"),
             models.Index(
                 fields=["next_attempt_at"],
                 condition=Q(direction="out", provider_message_id__isnull=True, status__in=["queued", "sending"]),
                 name="message_unsent_due",
             ),
+            # /health/'s senders whose credentials fail (sufrahbot.health).
+            models.Index(fields=["updated_at"], condition=Q(direction="out", status="failed"), name="message_failed"),
+            models.Index(fields=["sent_by"], condition=Q(sent_by__isnull=False), name="message_sent_by"),
         ]
 
     def __str__(self) -> str:
