@@ -17,7 +17,10 @@ customers saying "hi" to a restaurant with a menu:
   webhook    the signed Twilio webhook request: verified, stored, its processing queued
   process    the stored webhook processed: the message stored, the bot's answer, its reply queued
   send       the reply handed to the provider (the console provider: no HTTP)
-Prints millions of instructions a message and each step's ratio to the bare request. After the warm-up the
+Prints millions of instructions a message and each step's ratio to the bare request, and the write-ahead log
+PostgreSQL wrote a message in each step (bytes: the rows, index entries and commits written, which callgrind
+cannot see and which repeat as the instructions do; the backend's CPU does not repeat, and under valgrind's
+slow client it is not a server's either). After the warm-up the
 process freezes what it holds out of the collector's way, as the web and worker processes do
 (sufrahbot.startup), so a full collection does not land in one step or another from run to run.
 """
@@ -187,11 +190,15 @@ def _steps(messages: int, public_base_url: str) -> None:
     # objects startup made (120-155 ms, a dozen messages' processing) may land in one step of one run only.
     freeze_startup_objects()
 
+    wal: dict[str, int] = {}
+
     def counted(step: str, work) -> None:
+        before = _wal_inserted()
         _callgrind("-i", "on")
         work()
         _callgrind("-i", "off")
         _callgrind("-d", step)
+        wal[step] = _wal_inserted() - before
 
     counted("bare", lambda: [bare() for _ in range(messages)])
     counted("webhook", lambda: [webhook() for _ in range(messages)])
@@ -202,6 +209,19 @@ def _steps(messages: int, public_base_url: str) -> None:
     assert len(events) == len(replies) == messages, (len(events), len(replies))
     _purge_queues()
     print(f"{messages} webhooks stored and processed, {len(replies)} replies sent")
+    print("PostgreSQL's write-ahead log a message:")
+    for step in STEPS:
+        print(f"  {step:8} {wal[step] / messages:8.0f} B")
+    print(f"  the message's three steps: {sum(wal[step] for step in STEPS[1:]) / messages:.0f} B")
+
+
+def _wal_inserted() -> int:
+    """Bytes of write-ahead log the server has inserted so far: the whole server's, so nothing else may write."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
+        return int(cursor.fetchone()[0])
 
 
 def _callgrind(*args: str) -> None:
