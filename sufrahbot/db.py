@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from django.db import connections, router, transaction
+from django.db import connections, migrations, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.constants import OnConflict
 from django.db.models.query import ModelIterable
@@ -268,3 +268,28 @@ def connections_trust_recent() -> None:
     for conn in connections.all(initialized_only=True):
         if conn.connection is not None and now - getattr(conn, "sufrah_released_at", -1e9) < RECENTLY_USED_SECONDS:
             conn.health_check_done = True
+
+
+class AddIndexOnline(migrations.AddIndex):
+    """AddIndex built with CREATE INDEX CONCURRENTLY on PostgreSQL, plainly elsewhere (SQLite, embedded).
+
+    A plain CREATE INDEX holds off every insert and update of the table until it is built, which on a
+    deployment's messages table is minutes of webhooks that cannot be stored. CONCURRENTLY cannot run inside
+    a transaction: a migration using this says `atomic = False`, and adds its indexes before it drops the
+    ones they replace, so no query is left without one in between. A build that fails leaves an INVALID
+    index of that name behind: drop it before migrating again.
+    """
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.add_index(model, self.index, concurrently=True)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.remove_index(model, self.index, concurrently=True)

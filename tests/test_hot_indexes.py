@@ -193,3 +193,24 @@ def test_deleting_a_user_a_conversation_or_a_restaurant_finds_their_rows_through
     assert any("sent_by_id" in sql for sql in plans) and any("assignee_id" in sql for sql in plans)
     assert _unserved_scans(plans) == []
     assert not Message.objects.filter(conversation=conversation).exists()
+
+
+def test_the_new_indexes_are_built_without_holding_off_writes() -> None:
+    """A plain CREATE INDEX on a deployment's messages table would hold every insert until it is built."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(connection)
+    migration = loader.get_migration("conversations", "0008_hot_table_indexes")
+    state = loader.project_state(("conversations", "0007_message_media"))
+    assert migration.atomic is False
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        for operation in migration.operations:
+            after = state.clone()
+            operation.state_forwards("conversations", after)
+            operation.database_forwards("conversations", editor, state, after)
+            state = after
+    creates = [sql for sql in editor.collected_sql if sql.startswith("CREATE INDEX")]
+    assert len(creates) == 5 and all(sql.startswith("CREATE INDEX CONCURRENTLY") for sql in creates), creates
+    # The replacements first: the fields' own indexes are dropped after them (by the AlterFields).
+    kinds = [type(operation).__name__ for operation in migration.operations]
+    assert kinds == ["AddIndexOnline"] * 5 + ["AlterField"] * (len(kinds) - 5), kinds

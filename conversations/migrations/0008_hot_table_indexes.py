@@ -4,8 +4,13 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from sufrahbot.db import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    # The new indexes are built CONCURRENTLY (writes go on meanwhile), which a transaction cannot hold; they
+    # come first, so the queries they serve keep an index while the ones they replace are dropped.
+    atomic = False
 
     dependencies = [
         ('conversations', '0007_message_media'),
@@ -14,6 +19,26 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        AddIndexOnline(
+            model_name='conversation',
+            index=models.Index(fields=['restaurant', 'last_message_at'], name='conversation_restaurant_recent'),
+        ),
+        AddIndexOnline(
+            model_name='conversation',
+            index=models.Index(condition=models.Q(('assignee__isnull', False)), fields=['assignee'], name='conversation_assigned'),
+        ),
+        AddIndexOnline(
+            model_name='message',
+            index=models.Index(fields=['restaurant', 'created_at'], name='message_restaurant_created'),
+        ),
+        AddIndexOnline(
+            model_name='message',
+            index=models.Index(condition=models.Q(('direction', 'out'), ('status', 'failed')), fields=['updated_at'], name='message_failed'),
+        ),
+        AddIndexOnline(
+            model_name='message',
+            index=models.Index(condition=models.Q(('sent_by__isnull', False)), fields=['sent_by'], name='message_sent_by'),
+        ),
         migrations.AlterField(
             model_name='conversation',
             name='assignee',
@@ -58,25 +83,5 @@ class Migration(migrations.Migration):
             model_name='message',
             name='status',
             field=models.CharField(choices=[('received', 'Received'), ('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('undelivered', 'Undelivered'), ('failed', 'Failed')], max_length=12),
-        ),
-        migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['restaurant', 'last_message_at'], name='conversation_restaurant_recent'),
-        ),
-        migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(condition=models.Q(('assignee__isnull', False)), fields=['assignee'], name='conversation_assigned'),
-        ),
-        migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['restaurant', 'created_at'], name='message_restaurant_created'),
-        ),
-        migrations.AddIndex(
-            model_name='message',
-            index=models.Index(condition=models.Q(('direction', 'out'), ('status', 'failed')), fields=['updated_at'], name='message_failed'),
-        ),
-        migrations.AddIndex(
-            model_name='message',
-            index=models.Index(condition=models.Q(('sent_by__isnull', False)), fields=['sent_by'], name='message_sent_by'),
         ),
     ]
