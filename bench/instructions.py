@@ -17,6 +17,10 @@ customers saying "hi" to a restaurant with a menu:
   webhook    the signed Twilio webhook request: verified, stored, its processing queued
   process    the stored webhook processed: the message stored, the bot's answer, its reply queued
   send       the reply handed to the provider (the console provider: no HTTP)
+With --served it counts instead the two requests as the production server serves them (uvicorn, one process of
+`sufrahbot.processes.web_command`, under callgrind, the requests sent one at a time over a keep-alive
+connection): what the server, the ASGI hand-off and the thread pool add to each (uvloop and httptools included).
+
 Prints millions of instructions a message and each step's ratio to the bare request, and the write-ahead log
 PostgreSQL wrote a message in each step (bytes: the rows, index entries and commits written, which callgrind
 cannot see and which repeat as the instructions do; the backend's CPU does not repeat, and under valgrind's
@@ -47,6 +51,7 @@ FORM = "application/x-www-form-urlencoded"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=60)
+    parser.add_argument("--served", action="store_true", help="the two requests through the production server")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)  # the run under valgrind
     args = parser.parse_args()
     if args.inner:
@@ -54,6 +59,9 @@ def main() -> None:
         return
     if not shutil.which("valgrind"):
         sys.exit("valgrind is not installed (apt-get install valgrind)")
+    if args.served:
+        _served(args.messages)
+        return
     work = Path(tempfile.mkdtemp(prefix="sufrah-instr-"))
     out = work / "callgrind.out"
     command = [
@@ -224,8 +232,108 @@ def _wal_inserted() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _callgrind(*args: str) -> None:
-    subprocess.run(["callgrind_control", *args, str(os.getpid())], capture_output=True, check=True)
+def _callgrind(*args: str, pid: int | None = None) -> None:
+    subprocess.run(["callgrind_control", *args, str(pid or os.getpid())], capture_output=True, check=True)
+
+
+SERVED_PORT = 17475
+
+
+def _served(messages: int) -> None:
+    """The bare and the webhook request through one production web process under callgrind."""
+    import http.client
+    import socket
+    import time
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "sufrahbot.settings"
+    os.environ["ROOT_URLCONF_OVERRIDE"] = "bench.urls"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    from bench.ingest import AUTH_TOKEN, PUBLIC_BASE_URL, SENDER_NUMBER, _purge_queues, forge, params_for
+    from restaurants.models import Restaurant, Sender
+    from sufrahbot.processes import web_command
+
+    old_name = connection.settings_dict["NAME"]
+    connection.settings_dict["TEST"]["NAME"] = f"{old_name}_served_tmp"
+    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    work = Path(tempfile.mkdtemp(prefix="sufrah-served-"))
+    out = work / "callgrind.out"
+    server = None
+    try:
+        restaurant = Restaurant.objects.create(slug="bench", name_en="Bench", name_ar="مقعد")
+        Sender.objects.create(
+            restaurant=restaurant,
+            provider="twilio",
+            phone_number=SENDER_NUMBER,
+            credentials={"account_sid": "AC" + "0" * 32, "auth_token": AUTH_TOKEN},
+        )
+        db_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"{db_url}/{test_db}",
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "WEB_PROCESSES": "1",  # uvicorn serves in its own process: the one callgrind counts
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        argv = [*web_command(host="127.0.0.1", port=SERVED_PORT)]
+        argv[argv.index("--workers") + 1] = "1"
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *argv]
+        log = (work / "server.log").open("w")
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", SERVED_PORT), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    sys.exit(f"the server did not start; its log: {work / 'server.log'}")
+                time.sleep(0.5)
+        client = http.client.HTTPConnection("127.0.0.1", SERVED_PORT, timeout=120)
+        numbers = iter(range(10**6))
+
+        def post(path: str, body: str, headers: dict) -> None:
+            client.request("POST", path, body=body, headers={"Content-Type": FORM, **headers})
+            response = client.getresponse()
+            response.read()
+            assert response.status == 200, (path, response.status)
+
+        def bare() -> None:
+            post("/bench/bare/", urlencode(params_for(f"SM{uuid.uuid4().hex}", next(numbers))), {})
+
+        def webhook() -> None:
+            forged = forge(params_for(f"SM{uuid.uuid4().hex}", next(numbers)))
+            post(forged.path, forged.body, {"X-Twilio-Signature": forged.signature})
+
+        for _ in range(20):  # warm-up, as in process; the server froze its startup objects on import
+            bare()
+            webhook()
+        counts = {}
+        for n, (step, work_one) in enumerate((("bare", bare), ("webhook", webhook)), start=1):
+            _callgrind("-i", "on", pid=server.pid)
+            for _ in range(messages):
+                work_one()
+            time.sleep(settings.WEBHOOK_BATCH_WINDOW_MS / 1000 * 4)  # the last batch is published
+            _callgrind("-i", "off", pid=server.pid)
+            _callgrind("-d", step, pid=server.pid)
+            counts[step] = _instructions(out.with_name(f"{out.name}.{n}")) / messages
+        print(f"instructions a request through the production server, {messages} of each (callgrind):")
+        for step, count in counts.items():
+            print(f"  {step:8} {count / 1e6:8.2f} M   {count / counts['bare']:5.1f} x bare")
+        _purge_queues()
+    finally:
+        if server is not None and server.poll() is None:
+            server.terminate()
+            server.wait(timeout=60)
+        connection.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
