@@ -52,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=60)
     parser.add_argument("--served", action="store_true", help="the two requests through the production server")
+    parser.add_argument("--port", type=int, default=17475, help="the served server's port (--served)")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)  # the run under valgrind
     args = parser.parse_args()
     if args.inner:
@@ -60,7 +61,7 @@ def main() -> None:
     if not shutil.which("valgrind"):
         sys.exit("valgrind is not installed (apt-get install valgrind)")
     if args.served:
-        _served(args.messages)
+        _served(args.messages, port=args.port)
         return
     work = Path(tempfile.mkdtemp(prefix="sufrah-instr-"))
     out = work / "callgrind.out"
@@ -236,10 +237,7 @@ def _callgrind(*args: str, pid: int | None = None) -> None:
     subprocess.run(["callgrind_control", *args, str(pid or os.getpid())], capture_output=True, check=True)
 
 
-SERVED_PORT = 17475
-
-
-def _served(messages: int) -> None:
+def _served(messages: int, *, port: int) -> None:
     """The bare and the webhook request through one production web process under callgrind."""
     import http.client
     import socket
@@ -281,7 +279,7 @@ def _served(messages: int) -> None:
             "WEB_PROCESSES": "1",  # uvicorn serves in its own process: the one callgrind counts
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        argv = [*web_command(host="127.0.0.1", port=SERVED_PORT)]
+        argv = [*web_command(host="127.0.0.1", port=port)]
         argv[argv.index("--workers") + 1] = "1"
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *argv]
         log = (work / "server.log").open("w")
@@ -289,13 +287,13 @@ def _served(messages: int) -> None:
         deadline = time.monotonic() + 300
         while True:
             try:
-                socket.create_connection(("127.0.0.1", SERVED_PORT), timeout=1).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     sys.exit(f"the server did not start; its log: {work / 'server.log'}")
                 time.sleep(0.5)
-        client = http.client.HTTPConnection("127.0.0.1", SERVED_PORT, timeout=120)
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         numbers = iter(range(10**6))
 
         def post(path: str, body: str, headers: dict) -> None:

@@ -1,9 +1,13 @@
 """The benchmark keeps running (its figures are printed, not asserted: speed lives in bench/, not in tests)."""
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,3 +28,48 @@ def test_inbound_benchmark_runs_and_reports_every_case_against_its_baseline():
     assert any(line.startswith("new message, full pipeline") for line in lines)
     assert any(line.startswith("redelivered duplicate") for line in lines)
     assert "dropped" in lines[-1]
+
+
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
+@pytest.mark.timeout(600)
+def test_instruction_benchmark_counts_each_step_in_process_and_served():
+    from tests.ports import free_port
+
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    in_process = subprocess.run(
+        [sys.executable, "bench/instructions.py", "--messages", "3"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert in_process.returncode == 0, in_process.stderr[-3000:]
+    counts = _figures(in_process.stdout, "M")
+    wal = _figures(in_process.stdout, "B")
+    assert set(counts) == {"bare", "webhook", "process", "send"} and all(v > 0 for v in counts.values()), counts
+    # Storing the webhook, the message with its reply, and the send each write to PostgreSQL. (The bare view
+    # writes none, but the figure is the whole server's: an autovacuum of the suite's tables may land in it.)
+    assert set(wal) == set(counts) and all(wal[step] > 0 for step in ("webhook", "process", "send")), wal
+    served = subprocess.run(
+        [sys.executable, "bench/instructions.py", "--served", "--messages", "3", "--port", str(free_port(PORTS))],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert served.returncode == 0, served.stderr[-3000:]
+    through_server = _figures(served.stdout, "M")
+    assert set(through_server) == {"bare", "webhook"}, served.stdout
+    # The server's own work comes on top of what the test client's request costs.
+    assert through_server["bare"] > counts["bare"], (through_server, counts)
+
+
+PORTS = range(17460, 17480)
+
+
+def _figures(output: str, unit: str) -> dict[str, float]:
+    """`  <step>  <number> <unit>` lines (unit M for instructions, B for the write-ahead log): the figures."""
+    pattern = re.compile(rf"^  (bare|webhook|process|send) +([0-9.]+) {unit}\b")
+    return {m[1]: float(m[2]) for m in map(pattern.match, output.splitlines()) if m}
