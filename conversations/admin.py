@@ -184,6 +184,9 @@ class ConversationAdmin(TenantScopedAdmin):
 
 @admin.register(Message)
 class MessageAdmin(TenantScopedAdmin):
+    # Newest first, by primary key: the one index that orders every restaurant's messages at once (a platform
+    # admin's list), where created_at has none (tests/test_hot_indexes.py). A thread reads oldest first: its inline.
+    ordering = ("-id",)
     list_display = (
         "id",
         "conversation",

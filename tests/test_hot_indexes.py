@@ -214,3 +214,26 @@ def test_the_new_indexes_are_built_without_holding_off_writes() -> None:
     # The replacements first: the fields' own indexes are dropped after them (by the AlterFields).
     kinds = [type(operation).__name__ for operation in migration.operations]
     assert kinds == ["AddIndexOnline"] * 5 + ["AlterField"] * (len(kinds) - 5), kinds
+
+
+def _nodes(plan: dict) -> list[dict]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
+
+
+def test_a_platform_admins_message_list_pages_through_an_index_without_sorting(chat, admin_client, monkeypatch) -> None:
+    """Every restaurant's messages at once: a page must not sort the whole table (created_at has no index)."""
+    from django.contrib import admin
+
+    monkeypatch.setattr(admin.site._registry[Message], "list_per_page", 2)  # more than a page: it is paged
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        assert admin_client.get("/admin/conversations/message/").status_code == 200
+    pages = {
+        sql: plan
+        for sql, plan in _explain_each(statements.seen).items()
+        if '"conversations_message"' in sql.split(" FROM ", 1)[1][:40] and " LIMIT " in sql
+    }
+    assert pages, "the admin read no page of messages"
+    for sql, plan in pages.items():
+        kinds = [node["Node Type"] for node in _nodes(plan)]
+        assert "Sort" not in kinds and "Seq Scan" not in kinds, (sql, kinds)
