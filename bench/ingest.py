@@ -129,6 +129,38 @@ def params_for(sid: str, i: int, to: str = SENDER_NUMBER) -> dict:
     }
 
 
+def bench_sender() -> None:
+    """The bench's restaurant and its Twilio sender, whose AUTH_TOKEN signs the forged webhooks."""
+    from restaurants.models import Restaurant, Sender
+
+    restaurant = Restaurant.objects.create(slug="bench", name_en="Bench", name_ar="مقعد")
+    Sender.objects.create(
+        restaurant=restaurant,
+        provider="twilio",
+        phone_number=SENDER_NUMBER,
+        credentials={"account_sid": "AC" + "0" * 32, "auth_token": AUTH_TOKEN},
+    )
+
+
+def server_env(test_db: str) -> dict[str, str]:
+    """A production web server's environment on the bench's database, with bench/urls.py's bare view."""
+    from django.conf import settings
+
+    db_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "sufrahbot.settings",
+        "DATABASE_URL": f"{db_url}/{test_db}",
+        "ROOT_URLCONF_OVERRIDE": "bench.urls",
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret-key-not-for-production"),
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
 def write_requests(path: Path, rows: list[dict]) -> None:
     with path.open("w") as f:
         for params in rows:
@@ -307,29 +339,9 @@ def main() -> None:
     log = (work / "server.log").open("w")
     server = None
     try:
-        from restaurants.models import Restaurant, Sender
-
-        restaurant = Restaurant.objects.create(slug="bench", name_en="Bench", name_ar="مقعد")
-        Sender.objects.create(
-            restaurant=restaurant,
-            provider="twilio",
-            phone_number=SENDER_NUMBER,
-            credentials={"account_sid": "AC" + "0" * 32, "auth_token": AUTH_TOKEN},
-        )
+        bench_sender()
         queries = webhook_queries()
-        db_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "sufrahbot.settings",
-            "DATABASE_URL": f"{db_url}/{test_db}",
-            "ROOT_URLCONF_OVERRIDE": "bench.urls",
-            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret-key-not-for-production"),
-            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        }
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        server = start_server(env, log, args.server)
+        server = start_server(server_env(test_db), log, args.server)
         n, c, t = args.requests, args.connections, args.threads
 
         spare = 2 * c  # requests in flight when a thread stops: never a resend of an earlier one

@@ -251,8 +251,7 @@ def _served(messages: int, *, port: int) -> None:
     from django.conf import settings
     from django.db import connection
 
-    from bench.ingest import AUTH_TOKEN, PUBLIC_BASE_URL, SENDER_NUMBER, _purge_queues, forge, params_for
-    from restaurants.models import Restaurant, Sender
+    from bench.ingest import _purge_queues, bench_sender, forge, params_for, server_env
     from sufrahbot.processes import web_command
 
     old_name = connection.settings_dict["NAME"]
@@ -262,23 +261,8 @@ def _served(messages: int, *, port: int) -> None:
     out = work / "callgrind.out"
     server = None
     try:
-        restaurant = Restaurant.objects.create(slug="bench", name_en="Bench", name_ar="مقعد")
-        Sender.objects.create(
-            restaurant=restaurant,
-            provider="twilio",
-            phone_number=SENDER_NUMBER,
-            credentials={"account_sid": "AC" + "0" * 32, "auth_token": AUTH_TOKEN},
-        )
-        db_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"{db_url}/{test_db}",
-            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-            "WEB_PROCESSES": "1",  # uvicorn serves in its own process: the one callgrind counts
-        }
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        bench_sender()
+        env = {**server_env(test_db), "WEB_PROCESSES": "1"}  # uvicorn serves in its own process: the one counted
         argv = [*web_command(host="127.0.0.1", port=port)]
         argv[argv.index("--workers") + 1] = "1"
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *argv]

@@ -9,20 +9,29 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
+PORTS = range(17460, 17480)  # the served web server's
+
+
+def _bench(*args: str, timeout: float, **env: str) -> subprocess.CompletedProcess:
+    """A bench script run to its end, as a user runs it; its exit status checked."""
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "WARNING", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 def test_inbound_benchmark_runs_and_reports_every_case_against_its_baseline():
-    env = {**os.environ, "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "sufrahbot.settings_test"}
-    result = subprocess.run(
-        [sys.executable, "bench/inbound.py", "--requests", "5"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    settings = "sufrahbot.settings_test"
+    result = _bench("bench/inbound.py", "--requests", "5", timeout=240, DJANGO_SETTINGS_MODULE=settings)
     lines = result.stdout.splitlines()
     assert any(line.startswith("baseline: GET /healthz") for line in lines)
     assert any(line.startswith("new message, full pipeline") for line in lines)
@@ -33,40 +42,19 @@ def test_inbound_benchmark_runs_and_reports_every_case_against_its_baseline():
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
 @pytest.mark.timeout(600)
 def test_instruction_benchmark_counts_each_step_in_process_and_served():
-    from tests.ports import free_port
-
-    env = {**os.environ, "LOG_LEVEL": "WARNING"}
-    in_process = subprocess.run(
-        [sys.executable, "bench/instructions.py", "--messages", "3"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
-    assert in_process.returncode == 0, in_process.stderr[-3000:]
+    in_process = _bench("bench/instructions.py", "--messages", "3", timeout=280)
     counts = _figures(in_process.stdout, "M")
     wal = _figures(in_process.stdout, "B")
     assert set(counts) == {"bare", "webhook", "process", "send"} and all(v > 0 for v in counts.values()), counts
     # Storing the webhook, the message with its reply, and the send each write to PostgreSQL. (The bare view
     # writes none, but the figure is the whole server's: an autovacuum of the suite's tables may land in it.)
     assert set(wal) == set(counts) and all(wal[step] > 0 for step in ("webhook", "process", "send")), wal
-    served = subprocess.run(
-        [sys.executable, "bench/instructions.py", "--served", "--messages", "3", "--port", str(free_port(PORTS))],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
-    assert served.returncode == 0, served.stderr[-3000:]
+    port = str(free_port(PORTS))
+    served = _bench("bench/instructions.py", "--served", "--messages", "3", "--port", port, timeout=280)
     through_server = _figures(served.stdout, "M")
     assert set(through_server) == {"bare", "webhook"}, served.stdout
     # The server's own work comes on top of what the test client's request costs.
     assert through_server["bare"] > counts["bare"], (through_server, counts)
-
-
-PORTS = range(17460, 17480)
 
 
 def _figures(output: str, unit: str) -> dict[str, float]:
