@@ -22,11 +22,10 @@ With --served it counts instead the two requests as the production server serves
 connection): what the server, the ASGI hand-off and the thread pool add to each (uvloop and httptools included).
 
 Prints millions of instructions a message and each step's ratio to the bare request, and the write-ahead log
-PostgreSQL wrote a message in each step (bytes: the rows, index entries and commits written, which callgrind
-cannot see and which repeat as the instructions do; the backend's CPU does not repeat, and under valgrind's
-slow client it is not a server's either). After the warm-up the
-process freezes what it holds out of the collector's way, as the web and worker processes do
-(sufrahbot.startup), so a full collection does not land in one step or another from run to run.
+PostgreSQL wrote a message in each step: bytes of rows, index entries and commits, which callgrind cannot see
+and which repeat as the instructions do (PostgreSQL's CPU does not). After the warm-up the process freezes what
+it holds out of the collector's way, as the web and worker processes do (sufrahbot.startup), so a full
+collection does not land in one step or another from run to run.
 """
 
 from __future__ import annotations

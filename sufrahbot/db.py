@@ -273,8 +273,8 @@ def connections_trust_recent() -> None:
 class AddIndexOnline(migrations.AddIndex):
     """AddIndex built with CREATE INDEX CONCURRENTLY on PostgreSQL, plainly elsewhere (SQLite, embedded).
 
-    A plain CREATE INDEX holds off every insert and update of the table until it is built, which on a
-    deployment's messages table is minutes of webhooks that cannot be stored. CONCURRENTLY cannot run inside
+    A plain CREATE INDEX holds off every insert and update of the table until it is built: on a deployment's
+    large messages table, the webhooks that arrive meanwhile cannot be stored. CONCURRENTLY cannot run inside
     a transaction: a migration using this says `atomic = False`, and adds its indexes before it drops the
     ones they replace, so no query is left without one in between. A build that fails leaves an INVALID
     index of that name behind: drop it before migrating again.

@@ -1,15 +1,16 @@
 """The indexes of the three tables every message writes (webhook events, messages, conversations).
 
-Each inbound message inserts an event, a conversation (or rewrites it), two messages, and then updates the
-event twice, the conversation once and the reply three times or more. PostgreSQL adds an entry to every index of
-a table for each insert, and for each update that changes an indexed column. So these tables keep the indexes
-a query needs and no more, scoped to a restaurant or a conversation, partial where a query wants a few rows.
-`bench/instructions.py` prints the write-ahead log this costs a message.
+Each inbound message inserts an event, a conversation (or rewrites it) and two messages. Then it updates the
+event twice, the conversation and the inbound message once each, and the reply twice as it is sent and again
+for each status callback. PostgreSQL adds an entry to every index of a table for each insert, and for each
+update that changes an indexed column. So these tables keep the indexes a query needs and no more, scoped to a
+restaurant or a conversation, partial where a query wants a few rows. `bench/instructions.py` prints the
+write-ahead log this costs a message.
 
-Two checks. The first lists each table's indexes, so that adding one is a choice made here. The second runs
-the code that reads these tables (the sweeps, /health/, the inbox, deleting a user or a restaurant) and
-EXPLAINs each statement with sequential scans priced out: a statement that no index serves shows a Seq Scan,
-or a walk of a whole index.
+The checks: the first lists each table's indexes, so that adding one is a choice made here. The others run the
+code that reads these tables (the sweeps, /health/, the inbox, deletions, a platform admin's message list) and
+EXPLAIN each statement with sequential scans priced out: a statement that no index serves shows a Seq Scan, or
+a walk of a whole index. The last checks that the migration builds its indexes without holding off writes.
 """
 
 from __future__ import annotations
