@@ -232,19 +232,18 @@ def server_command(server: str) -> list[str]:
     ]
 
 
-def start_server(env: dict, log, server: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        server_command(server), cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-    )
-    deadline = time.monotonic() + 60
+def start_server(env: dict, log, command: list[str], *, port: int = PORT, timeout: float = 60) -> subprocess.Popen:
+    """`command` started, once it answers bench/urls.py's bare view on `port`."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/bench/bare/", timeout=2)  # loopback
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare/", timeout=2)  # loopback
             return process
         except OSError:
             time.sleep(0.3)
     process.kill()
-    raise RuntimeError("the server did not start")
+    raise RuntimeError(f"the server did not start; its log: {log.name}")
 
 
 def stored(sids: list[str]) -> tuple[int, int]:
@@ -341,7 +340,7 @@ def main() -> None:
     try:
         bench_sender()
         queries = webhook_queries()
-        server = start_server(server_env(test_db), log, args.server)
+        server = start_server(server_env(test_db), log, server_command(args.server))
         n, c, t = args.requests, args.connections, args.threads
 
         spare = 2 * c  # requests in flight when a thread stops: never a resend of an earlier one

@@ -239,7 +239,6 @@ def _callgrind(*args: str, pid: int | None = None) -> None:
 def _served(messages: int, *, port: int) -> None:
     """The bare and the webhook request through one production web process under callgrind."""
     import http.client
-    import socket
     import time
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "sufrahbot.settings"
@@ -249,8 +248,9 @@ def _served(messages: int, *, port: int) -> None:
     django.setup()
     from django.conf import settings
     from django.db import connection
+    from django.test import override_settings
 
-    from bench.ingest import _purge_queues, bench_sender, forge, params_for, server_env
+    from bench.ingest import _purge_queues, bench_sender, forge, params_for, server_env, start_server
     from sufrahbot.processes import web_command
 
     old_name = connection.settings_dict["NAME"]
@@ -261,21 +261,11 @@ def _served(messages: int, *, port: int) -> None:
     server = None
     try:
         bench_sender()
-        env = {**server_env(test_db), "WEB_PROCESSES": "1"}  # uvicorn serves in its own process: the one counted
-        argv = [*web_command(host="127.0.0.1", port=port)]
-        argv[argv.index("--workers") + 1] = "1"
+        with override_settings(WEB_PROCESSES=1):  # uvicorn serves in its own process: the one counted
+            argv = web_command(host="127.0.0.1", port=port)
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *argv]
         log = (work / "server.log").open("w")
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    sys.exit(f"the server did not start; its log: {work / 'server.log'}")
-                time.sleep(0.5)
+        server = start_server(server_env(test_db), log, command, port=port, timeout=300)  # valgrind starts slowly
         client = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         numbers = iter(range(10**6))
 
