@@ -115,19 +115,19 @@ def _unserved_scans(plans: dict[str, dict]) -> list[str]:
     partial = _partial_indexes()
     hot_indexes = set().union(*HOT_TABLES.values())
     unserved: list[str] = []
-
-    def walk(node: dict, sql: str) -> None:
-        index = node.get("Index Name")
-        if node.get("Relation Name") in HOT_TABLES and node["Node Type"] == "Seq Scan":
-            unserved.append(f"Seq Scan on {node['Relation Name']}: {sql}")
-        elif index in hot_indexes and "Index Cond" not in node and index not in partial:
-            unserved.append(f"{node['Node Type']} of all of {index}: {sql}")
-        for child in node.get("Plans", []):
-            walk(child, sql)
-
     for sql, plan in plans.items():
-        walk(plan, sql)
+        for node in _nodes(plan):
+            index = node.get("Index Name")
+            if node.get("Relation Name") in HOT_TABLES and node["Node Type"] == "Seq Scan":
+                unserved.append(f"Seq Scan on {node['Relation Name']}: {sql}")
+            elif index in hot_indexes and "Index Cond" not in node and index not in partial:
+                unserved.append(f"{node['Node Type']} of all of {index}: {sql}")
     return unserved
+
+
+def _nodes(plan: dict) -> list[dict]:
+    """A plan's nodes, the plan's own first."""
+    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
 
 
 def _run(work) -> dict[str, dict]:
@@ -217,21 +217,19 @@ def test_the_new_indexes_are_built_without_holding_off_writes() -> None:
     assert kinds == ["AddIndexOnline"] * 5 + ["AlterField"] * (len(kinds) - 5), kinds
 
 
-def _nodes(plan: dict) -> list[dict]:
-    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
-
-
 def test_a_platform_admins_message_list_pages_through_an_index_without_sorting(chat, admin_client, monkeypatch) -> None:
     """Every restaurant's messages at once: a page must not sort the whole table (created_at has no index)."""
     from django.contrib import admin
 
     monkeypatch.setattr(admin.site._registry[Message], "list_per_page", 2)  # more than a page: it is paged
-    statements = Statements()
-    with connection.execute_wrapper(statements):
+
+    def work() -> None:
         assert admin_client.get("/admin/conversations/message/").status_code == 200
+
+    plans = _run(work)
     pages = {
         sql: plan
-        for sql, plan in _explain_each(statements.seen).items()
+        for sql, plan in plans.items()
         if '"conversations_message"' in sql.partition(" FROM ")[2][:40] and " LIMIT " in sql
     }
     assert pages, "the admin read no page of messages"
