@@ -21,10 +21,12 @@ With --served it counts instead the two requests as the production server serves
 `sufrahbot.processes.web_command`, under callgrind, the requests sent one at a time over a keep-alive
 connection): what the server, the ASGI hand-off and the thread pool add to each (uvloop and httptools included).
 
-Prints millions of instructions a message and each step's ratio to the bare request, and the write-ahead log
+Prints millions of instructions a message and each step's ratio to the bare request, the write-ahead log
 PostgreSQL wrote a message in each step: bytes of rows, index entries and commits, which callgrind cannot see
-and which repeat as the instructions do (PostgreSQL's CPU does not). After the warm-up the process freezes what
-it holds out of the collector's way, as the web and worker processes do (sufrahbot.startup), so a full
+and which repeat as the instructions do (PostgreSQL's CPU does not), and the round trips to PostgreSQL and
+Redis a message in each step (counted in a further pass of ten messages outside the counted ones), whose
+cost falls mostly outside the counted process (bench/roundtrip.py measures it). After the warm-up the process
+freezes what it holds out of the collector's way, as the web and worker processes do (sufrahbot.startup), so a full
 collection does not land in one step or another from run to run.
 """
 
@@ -143,6 +145,7 @@ def _steps(messages: int, public_base_url: str) -> None:
     from tests.factories import ConsoleSenderFactory, MenuCategoryFactory, MenuItemFactory
     from webhooks.models import WebhookEvent
     from webhooks.processing import webhook_event_process
+    from webhooks.tasks import webhook_batches
 
     sender = ConsoleSenderFactory(messages_per_minute=1_000_000)
     for _ in range(2):
@@ -215,12 +218,113 @@ def _steps(messages: int, public_base_url: str) -> None:
     replies = queued()
     counted("send", lambda: send(replies))
     assert len(events) == len(replies) == messages, (len(events), len(replies))
+    # Round trips in a pass of their own, after the counted ones: the counting hooks cost instructions too.
+    trips = {step: RoundTrips() for step in STEPS}
+    sample = min(messages, ROUND_TRIP_MESSAGES)
+    with trips["bare"]:
+        [bare() for _ in range(sample)]
+    with trips["webhook"]:
+        [webhook() for _ in range(sample)]
+        webhook_batches.flush()  # the last window's publish, which the timer thread would send after the block
+    sampled = unprocessed()
+    with trips["process"]:
+        process(sampled)
+    sampled = queued()
+    with trips["send"]:
+        send(sampled)
     _purge_queues()
     print(f"{messages} webhooks stored and processed, {len(replies)} replies sent")
     print("PostgreSQL's write-ahead log a message:")
     for step in STEPS:
         print(f"  {step:8} {wal[step] / messages:8.0f} B")
     print(f"  the message's three steps: {sum(wal[step] for step in STEPS[1:]) / messages:.0f} B")
+    print(f"round trips a message ({sample} more messages, uncounted): SQL statements + transaction commands, Redis")
+    for step in STEPS:
+        print(f"  {step:8} {trips[step].describe(sample)}")
+    total = RoundTrips.total(trips[step] for step in STEPS[1:])
+    print(f"  the message's three steps: {total.describe(sample)}")
+
+
+# Messages in the round-trip pass (the counts repeat exactly from one message to the next).
+ROUND_TRIP_MESSAGES = 10
+
+
+class RoundTrips:
+    """Counts this process's round trips to PostgreSQL and Redis while in its block: each SQL statement
+    (Django's execute wrapper), each transaction command psycopg sends on its own (BEGIN, COMMIT, ROLLBACK),
+    and each write of commands to Redis (a pipeline is one), from sync code and from an event loop (publishes
+    return once handed to Redis, so the block's own are in).
+    Each one costs both sides a wake-up: on this VM ~0.12 ms of the client's CPU and ~0.07 of PostgreSQL's
+    for a `SELECT 1` through Django (bench/roundtrip.py), most of which instruction counts cannot see."""
+
+    _active: list[RoundTrips] = []
+
+    def __init__(self) -> None:
+        self.statements = self.commands = self.redis = 0
+
+    @classmethod
+    def total(cls, parts) -> RoundTrips:
+        combined = cls()
+        for part in parts:
+            combined.statements += part.statements
+            combined.commands += part.commands
+            combined.redis += part.redis
+        return combined
+
+    def describe(self, messages: int) -> str:
+        sql, redis = (self.statements + self.commands) / messages, self.redis / messages
+        statements, commands = self.statements / messages, self.commands / messages
+        return f"{sql + redis:5.1f} trips: SQL {sql:4.1f} ({statements:.1f} + {commands:.1f}), Redis {redis:4.1f}"
+
+    def __enter__(self) -> RoundTrips:
+        from django.db import connection
+
+        _install_round_trip_hooks()
+        self._wrapper = connection.execute_wrapper(self._statement)
+        self._wrapper.__enter__()
+        RoundTrips._active.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        RoundTrips._active.remove(self)
+        self._wrapper.__exit__(*exc)
+
+    def _statement(self, execute, sql, params, many, context):
+        self.statements += 1
+        return execute(sql, params, many, context)
+
+
+def _install_round_trip_hooks() -> None:
+    import psycopg
+    import redis.asyncio.connection
+    import redis.connection
+
+    if getattr(psycopg.Connection, "_sufrah_counted", False):
+        return
+    exec_command = psycopg.Connection._exec_command
+
+    def counted_command(self, command, *args, **kwargs):
+        for trips in RoundTrips._active:
+            trips.commands += 1
+        return exec_command(self, command, *args, **kwargs)
+
+    psycopg.Connection._exec_command = counted_command
+    psycopg.Connection._sufrah_counted = True
+    sync_send = redis.connection.AbstractConnection.send_packed_command
+    async_send = redis.asyncio.connection.AbstractConnection.send_packed_command
+
+    def counted_send(self, command, *args, **kwargs):
+        for trips in RoundTrips._active:
+            trips.redis += 1
+        return sync_send(self, command, *args, **kwargs)
+
+    async def counted_async_send(self, command, *args, **kwargs):
+        for trips in RoundTrips._active:
+            trips.redis += 1
+        return await async_send(self, command, *args, **kwargs)
+
+    redis.connection.AbstractConnection.send_packed_command = counted_send
+    redis.asyncio.connection.AbstractConnection.send_packed_command = counted_async_send
 
 
 def _wal_inserted() -> int:

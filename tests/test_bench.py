@@ -39,6 +39,21 @@ def test_inbound_benchmark_runs_and_reports_every_case_against_its_baseline():
     assert "dropped" in lines[-1]
 
 
+def test_round_trip_benchmark_reports_each_case_against_its_servers_bare_trip():
+    result = _bench("bench/roundtrip.py", "--trips", "50", timeout=120)
+    rows = {
+        m[1].strip(): [float(v) for v in m.groups()[1:]]
+        for m in map(
+            re.compile(r"^  (.{14}) +([0-9.]+) +([0-9.]+) +([0-9.]+) +([0-9.]+) \(([0-9.]+) x\)$").match,
+            result.stdout.splitlines(),
+        )
+        if m
+    }
+    assert set(rows) == {"libpq exec", "psycopg", "Django", "Django+param", "Redis PING", "Redis SET"}, result.stdout
+    assert rows["libpq exec"][-1] == rows["Redis PING"][-1] == 1.0  # each server's baseline
+    assert all(client > 0 and wall > 0 for client, _, wall, _, _ in rows.values()), rows
+
+
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
 @pytest.mark.timeout(600)
 def test_instruction_benchmark_counts_each_step_in_process_and_served():
@@ -49,6 +64,10 @@ def test_instruction_benchmark_counts_each_step_in_process_and_served():
     # Storing the webhook, the message with its reply, and the send each write to PostgreSQL. (The bare view
     # writes none, but the figure is the whole server's: an autovacuum of the suite's tables may land in it.)
     assert set(wal) == set(counts) and all(wal[step] > 0 for step in ("webhook", "process", "send")), wal
+    trips = _figures(in_process.stdout, "trips")
+    # The bare view makes none; the webhook stores its row; processing reads, writes and publishes.
+    assert set(trips) == set(counts) and trips["bare"] == 0 and trips["webhook"] >= 1, trips
+    assert trips["process"] > trips["send"] > 0, trips
     port = str(free_port(PORTS))
     served = _bench("bench/instructions.py", "--served", "--messages", "3", "--port", port, timeout=280)
     through_server = _figures(served.stdout, "M")
@@ -58,6 +77,7 @@ def test_instruction_benchmark_counts_each_step_in_process_and_served():
 
 
 def _figures(output: str, unit: str) -> dict[str, float]:
-    """`  <step>  <number> <unit>` lines (unit M for instructions, B for the write-ahead log): the figures."""
+    """`  <step>  <number> <unit>` lines (unit M for instructions, B for the write-ahead log, trips for the round
+    trips): the figures."""
     pattern = re.compile(rf"^  (bare|webhook|process|send) +([0-9.]+) {unit}\b")
     return {m[1]: float(m[2]) for m in map(pattern.match, output.splitlines()) if m}
