@@ -14,6 +14,7 @@ import logging
 
 from django.conf import settings
 
+from sufrahbot.events import unit_answer
 from sufrahbot.heartbeat import redis_client
 
 from .models import WebhookSubscription
@@ -31,7 +32,13 @@ def _redis():
 
 
 def restaurant_may_have_subscriptions(restaurant_id: int) -> bool:
-    """False only when the set is known and says so; any doubt (no Redis, no set, an error) asks the database."""
+    """False only when the set is known and says so; any doubt (no Redis, no set, an error) asks the database.
+    Asked once per publishing unit (a webhook's processing publishes three events: one Redis round trip, not
+    three)."""
+    return unit_answer(("webhook-registry", int(restaurant_id)), lambda: _registry_says(restaurant_id))
+
+
+def _registry_says(restaurant_id: int) -> bool:
     client = _redis()
     if client is None:
         return True

@@ -15,7 +15,7 @@ from django.db import connections, migrations, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.constants import OnConflict
 from django.db.models.query import ModelIterable
-from django.db.models.sql import InsertQuery
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.db.transaction import TransactionManagementError
 
 
@@ -202,11 +202,15 @@ class PreparedSelect:
         self._prepared: dict[str, tuple[QuerySet, object, str, list, dict[int, str], dict]] = {}
         self._lock = threading.Lock()
 
-    def _prepare(self, using: str):
-        placeholders = {name: self._PLACEHOLDER_BASE + k for k, name in enumerate(self.names)}
+    def _compiled(self, using: str, placeholders: dict[str, int]) -> tuple[QuerySet, object, str, list]:
         queryset = self.build(**placeholders).using(using)
         compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()  # also fills compiler.select, klass_info and annotation_col_map
+        return queryset, compiler, sql, list(params)
+
+    def _prepare(self, using: str):
+        placeholders = {name: self._PLACEHOLDER_BASE + k for k, name in enumerate(self.names)}
+        queryset, compiler, sql, params = self._compiled(using, placeholders)
         by_value = {value: name for name, value in placeholders.items()}
         slots = {i: by_value[p] for i, p in enumerate(params) if isinstance(p, int) and p in by_value}
         missing = set(self.names) - set(slots.values())
@@ -246,6 +250,45 @@ class PreparedSelect:
         """The row of a query that selects at most one (by primary key), or None."""
         rows = self.fetch(using=using, **values)
         return rows[0] if rows else None
+
+
+class PreparedUpdateSelect(PreparedSelect):
+    """An UPDATE of some rows and the SELECT of them as updated, in one statement where a read and then a
+    write took two round trips: `WITH <table> AS (UPDATE <table> ... RETURNING *) SELECT ...`. The CTE takes
+    the table's name, so the SELECT that `build` compiles (its joins and select_related included) reads the
+    updated rows in its place, and only the rows the UPDATE matched. `update(**values)` returns the queryset
+    to update and its new values, under the same placeholder rules as `build`. PostgreSQL runs the one
+    statement; another database (the embedded SQLite) runs the UPDATE and then, if it matched, the SELECT."""
+
+    def __init__(
+        self,
+        build: Callable[..., QuerySet],
+        update: Callable[..., tuple[QuerySet, dict]],
+        *names: str,
+    ) -> None:
+        super().__init__(build, *names)
+        self.update = update
+
+    def _compiled(self, using: str, placeholders: dict[str, int]) -> tuple[QuerySet, object, str, list]:
+        queryset, compiler, sql, params = super()._compiled(using, placeholders)
+        connection = connections[using]
+        if connection.vendor != "postgresql":
+            return queryset, compiler, sql, params
+        to_update, values = self.update(**placeholders)
+        update_query = to_update.query.chain(UpdateQuery)
+        update_query.add_update_values(values)
+        update_sql, update_params = update_query.get_compiler(using=using).as_sql()
+        table = connection.ops.quote_name(queryset.model._meta.db_table)
+        if not sql.startswith("SELECT ") or f" FROM {table}" not in sql:
+            raise ValueError(f"the query does not read {table} as its own table")
+        return queryset, compiler, f"WITH {table} AS ({update_sql} RETURNING *) {sql}", [*update_params, *params]
+
+    def fetch(self, *, using: str = "default", **values: int) -> list[Model]:
+        if connections[using].vendor != "postgresql":
+            to_update, new_values = self.update(**values)
+            if not to_update.using(using).update(**new_values):
+                return []
+        return super().fetch(using=using, **values)
 
 
 # A persistent connection released this recently needs no health check (Django's CONN_HEALTH_CHECKS: a

@@ -18,8 +18,10 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -63,6 +65,34 @@ def event_sinks() -> list[EventSink]:
     if names != _sinks_loaded[0]:
         _sinks_loaded = (names, [import_string(name) for name in names])
     return _sinks_loaded[1]
+
+
+T = TypeVar("T")
+_unit_answers: ContextVar[dict[Hashable, Any] | None] = ContextVar("sufrah_publishing_unit", default=None)
+
+
+@contextmanager
+def publishing_unit() -> Iterator[None]:
+    """One piece of work that publishes several events (a webhook's processing: the customer's message, the
+    conversation's update, the bot's reply). What a sink asks about a restaurant through `unit_answer` is
+    asked once in it instead of once per event. A change that lands during the unit (a subscription made
+    in those milliseconds) is seen by the next unit, as it would be by an event published a moment earlier."""
+    token = _unit_answers.set({}) if _unit_answers.get() is None else None  # nested: the outer unit's
+    try:
+        yield
+    finally:
+        if token is not None:
+            _unit_answers.reset(token)
+
+
+def unit_answer(key: Hashable, ask: Callable[[], T]) -> T:
+    """`ask()`, once per publishing unit for each key; every time outside one."""
+    answers = _unit_answers.get()
+    if answers is None:
+        return ask()
+    if key not in answers:
+        answers[key] = ask()
+    return answers[key]
 
 
 def restaurant_group(restaurant_id: int) -> str:

@@ -7,6 +7,7 @@ bot's context is read in full. Each count is exact: a query added or removed fai
 from __future__ import annotations
 
 import pytest
+import redis.connection
 
 from conversations.models import Conversation, Message
 from conversations.services.delivery import message_deliver
@@ -24,13 +25,36 @@ WEBHOOK_REQUEST = 1
 WEBHOOK_REQUEST_COLD = 2
 SEND = 3  # at most 4
 # Storing + answering + queueing the reply (at most 15), for either customer:
-#   the event read, its attempt counted;
+#   the event claimed: read with its attempt counted, in one statement (sufrahbot.db.PreparedUpdateSelect);
 #   BEGIN, the conversation upserted with its counters, the plan's usage counted (one upsert), the message
 #   inserted unless stored, COMMIT;
 #   BEGIN, the conversation locked with restaurant, sender, bot session, menu, orders and last reply, the
 #   awaiting_bot claim, the session upserted, the replies inserted, the conversation's one UPDATE, COMMIT;
 #   the event closed.
-STORE_ANSWER_QUEUE = {"new customer": 15, "returning customer": 15}
+STORE_ANSWER_QUEUE = {"new customer": 14, "returning customer": 14}
+# Its Redis round trips: the webhook registry asked once for all the step's events (a publishing unit,
+# sufrahbot.events), one publish per transaction that published (a returning customer's reply changes
+# nothing the inbox shows of the conversation), the customer's reply rate; the reply's task is queued after
+# (not counted here: `queued` catches it).
+STORE_ANSWER_QUEUE_REDIS = {
+    "new customer": ["SMISMEMBER", "PUBLISH", "EVALSHA", "PUBLISH"],
+    "returning customer": ["SMISMEMBER", "PUBLISH", "EVALSHA"],
+}
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """The first command of each write to Redis from this process (a pipeline is one round trip)."""
+    sent: list[str] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def recorded(self, command, *args, **kwargs):
+        packed = b"".join(command) if isinstance(command, list | tuple) else command
+        sent.append(packed.split(b"\r\n")[2].decode())
+        return send(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", recorded)
+    return sent
 
 
 @pytest.fixture
@@ -75,15 +99,22 @@ def test_the_webhook_request(client, sender, queued, django_assert_num_queries):
 
 
 @pytest.mark.parametrize("returning", [False, True], ids=["new customer", "returning customer"])
-def test_storing_answering_and_queueing_the_reply(client, sender, returning, queued, django_assert_num_queries):
+def test_storing_answering_and_queueing_the_reply(
+    client, sender, returning, queued, redis_round_trips, django_assert_num_queries
+):
     phone = "+966508034097"
     if returning:  # the customer has a conversation, a bot session and an order already
         webhook_event_process(event_id=_webhook(client, sender, phone, "hi").pk)
         placed_order(conversation=Conversation.objects.get(customer_id=phone), notify_customer=False)
+    else:  # the process's connections made, as they are in a running worker
+        webhook_event_process(event_id=_webhook(client, sender, "+966508034095", "hi").pk)
     event = _webhook(client, sender, phone, "1")
     queued.clear()
-    with django_assert_num_queries(STORE_ANSWER_QUEUE["returning customer" if returning else "new customer"]):
+    redis_round_trips.clear()
+    case = "returning customer" if returning else "new customer"
+    with django_assert_num_queries(STORE_ANSWER_QUEUE[case]):
         assert webhook_event_process(event_id=event.pk) == "processed"
+    assert redis_round_trips == STORE_ANSWER_QUEUE_REDIS[case], redis_round_trips
     assert [name for name, _ in queued][-1] == "send_message"  # the reply was queued
     reply = Message.objects.filter(direction="out").latest("id")
     assert reply.conversation.customer_id == phone and reply.status == "queued"

@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from bot.services import inbound_answer
@@ -21,8 +22,9 @@ from providers.content import InboundMessage, ItemFailure, MalformedWebhook, Sta
 from providers.registry import provider_for
 from restaurants.models import Sender
 from restaurants.selectors import senders_for_route
-from sufrahbot.db import PreparedSelect, update_prepared
+from sufrahbot.db import PreparedUpdateSelect, update_prepared
 from sufrahbot.enqueue import delay_or_log
+from sufrahbot.events import publishing_unit
 from sufrahbot.logging import bind
 from sufrahbot.metrics import BOT_REPLY_SECONDS, DEAD_LETTERS, MESSAGES
 from templates.services import template_status_webhook_apply
@@ -150,23 +152,38 @@ def _item_apply(item: Item, sender: Sender) -> tuple[str, str]:
     return ("applied", "") if changed else ("unchanged", "not newer than the stored status")
 
 
-# Read once per task: built and compiled once per process (sufrahbot.db.PreparedSelect).
-_event_for_processing = PreparedSelect(
-    lambda *, event_id: WebhookEvent.objects.select_related("sender__restaurant").filter(pk=event_id), "event_id"
+# The event claimed for processing, once per task: its attempt counted and the row read with its sender and
+# restaurant in one statement, and only if it is still to do (received, or failed and retried), verified and
+# routed. Built and compiled once per process (sufrahbot.db.PreparedUpdateSelect).
+_event_claim = PreparedUpdateSelect(
+    lambda *, event_id: WebhookEvent.objects.select_related("sender__restaurant").filter(pk=event_id),
+    lambda *, event_id: (
+        WebhookEvent.objects.filter(
+            pk=event_id,
+            status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED],
+            signature_valid=True,
+            sender__isnull=False,
+        ),
+        {"attempts": F("attempts") + 1},
+    ),
+    "event_id",
 )
 
 
 def webhook_event_process(*, event_id: int) -> str:
     """Turn a stored, verified event into conversation changes, one item at a time, each on its own
     savepoint: an item that fails is recorded with its reason and the others still go through. Safe to run
-    twice (messages are stored once; statuses only move forward)."""
-    event = _event_for_processing.fetch_one(event_id=event_id)
-    if event is None or event.status not in (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED):
-        return "skipped"
-    if not event.signature_valid or event.sender is None:
+    twice (messages are stored once; statuses only move forward). One publishing unit: the events it
+    publishes share their sinks' lookups (sufrahbot.events.publishing_unit)."""
+    with publishing_unit():
+        return _event_process(event_id)
+
+
+def _event_process(event_id: int) -> str:
+    event = _event_claim.fetch_one(event_id=event_id)  # gone, done, unverified or unrouted: None
+    if event is None:
         return "skipped"
     bind(restaurant_id=event.restaurant_id, webhook_event_id=event.pk)
-    update_prepared(WebhookEvent, {"pk": event.pk}, attempts=event.attempts + 1)
     provider = provider_for(event.provider)
     try:
         parsed = provider.parse(stored_request(event))
@@ -198,7 +215,7 @@ def webhook_event_process(*, event_id: int) -> str:
     if failures:
         summary = "; ".join(f"{r['id']}: {r['reason']}" for r in failures)
         event_close(event, WebhookEvent.Status.FAILED, f"{len(failures)} item(s) failed: {summary}"[:2000], **fields)
-        if event.attempts + 1 >= MAX_ATTEMPTS:
+        if event.attempts >= MAX_ATTEMPTS:  # this attempt counted
             DEAD_LETTERS.labels("webhook").inc()  # the replay sweep stops retaking it
         return "failed"
     event_close(event, WebhookEvent.Status.PROCESSED, **fields)

@@ -10,7 +10,7 @@ from django.conf import settings
 from integrations.models import WebhookDelivery
 from integrations.registry import registry_key, registry_rebuild, restaurant_may_have_subscriptions
 from integrations.services.subscriptions import subscription_delete, subscription_update
-from sufrahbot.events import publish
+from sufrahbot.events import publish, publishing_unit
 from tests.factories import RestaurantFactory
 
 from .conftest import subscribe
@@ -66,3 +66,39 @@ def test_a_lost_registry_falls_back_to_the_database_until_it_is_rebuilt():
     assert WebhookDelivery.objects.count() == 1  # nothing lost meanwhile
     registry_rebuild()
     assert restaurant_may_have_subscriptions(restaurant.pk) and not restaurant_may_have_subscriptions(restaurant.pk + 1)
+
+
+def test_a_publishing_unit_asks_the_registry_once_for_all_its_events(monkeypatch):
+    from integrations import registry
+
+    asked = []
+    says = registry._registry_says
+    monkeypatch.setattr(
+        registry, "_registry_says", lambda restaurant_id: asked.append(restaurant_id) or says(restaurant_id)
+    )
+    restaurant, other = RestaurantFactory(), RestaurantFactory()
+    with publishing_unit():
+        for _ in range(3):
+            publish(restaurant.pk, MENU_EVENT)
+        publish(other.pk, MENU_EVENT)
+        with publishing_unit():  # nested: the outer unit's answers
+            publish(restaurant.pk, MENU_EVENT)
+    assert asked == [restaurant.pk, other.pk]
+    publish(restaurant.pk, MENU_EVENT)  # outside a unit: asked each time
+    publish(restaurant.pk, MENU_EVENT)
+    assert asked == [restaurant.pk, other.pk, restaurant.pk, restaurant.pk]
+    with pytest.raises(RuntimeError), publishing_unit():
+        assert not restaurant_may_have_subscriptions(restaurant.pk)
+        raise RuntimeError
+    assert not restaurant_may_have_subscriptions(restaurant.pk) and len(asked) == 6  # the failed unit is gone
+
+
+def test_a_subscription_made_after_a_unit_gets_the_next_units_events():
+    restaurant = RestaurantFactory()
+    with publishing_unit():
+        publish(restaurant.pk, MENU_EVENT)
+    subscribe(restaurant, "https://pos.example.com/hooks")
+    with publishing_unit():
+        publish(restaurant.pk, MENU_EVENT)
+        publish(restaurant.pk, MENU_EVENT)
+    assert WebhookDelivery.objects.count() == 2

@@ -350,3 +350,74 @@ def test_upsert_returning_is_written_once_and_is_one_statement(monkeypatch):
     assert compiled == [] and len(db._upsert_sql) == 1 and len(queries) == 1
     assert queries[0]["sql"].startswith('INSERT INTO "conversations_botsession"') and "ON CONFLICT" in queries[0]["sql"]
     assert BotSession.objects.get(conversation=conversation).state == {"n": 2}
+
+
+# --- PreparedUpdateSelect: an UPDATE and the read of the rows as updated, in one statement --------------------
+
+
+def _claim() -> db.PreparedUpdateSelect:
+    """A webhook event's claim as processing makes it: its attempt counted, read with its sender, if to do."""
+    return db.PreparedUpdateSelect(
+        lambda *, event_id: WebhookEvent.objects.select_related("sender__restaurant").filter(pk=event_id),
+        lambda *, event_id: (
+            WebhookEvent.objects.filter(pk=event_id, status__in=["received", "failed"], sender__isnull=False),
+            {"attempts": F("attempts") + 1},
+        ),
+        "event_id",
+    )
+
+
+def _routed_event(**fields) -> WebhookEvent:
+    from tests.factories import ConsoleSenderFactory
+
+    sender = ConsoleSenderFactory()
+    return db.insert_prepared(_event(sender=sender, restaurant=sender.restaurant, signature_valid=True, **fields))
+
+
+def test_update_select_reads_the_rows_as_updated_with_their_joins_in_one_statement():
+    claim = _claim()
+    event = _routed_event(attempts=2)
+    claim.fetch_one(event_id=_routed_event().pk)  # compiled on first use
+    with CaptureQueriesContext(connection) as queries:
+        claimed = claim.fetch_one(event_id=event.pk)
+    assert len(queries) == 1 and queries[0]["sql"].startswith('WITH "webhooks_webhookevent" AS (UPDATE ')
+    assert claimed.pk == event.pk and claimed.attempts == 3 == WebhookEvent.objects.get(pk=event.pk).attempts
+    assert claimed.sender.pk == event.sender_id and claimed.sender.restaurant.pk == event.restaurant_id
+    assert claimed.headers == {"Host": "x"} and claimed.received_at == event.received_at  # converters applied
+
+
+def test_update_select_reads_nothing_and_writes_nothing_where_the_update_matches_nothing():
+    claim = _claim()
+    done, unrouted = _routed_event(status="processed"), db.insert_prepared(_event(signature_valid=True))
+    assert claim.fetch_one(event_id=done.pk) is None and claim.fetch_one(event_id=unrouted.pk) is None
+    assert claim.fetch_one(event_id=10**9) is None
+    assert WebhookEvent.objects.get(pk=done.pk).attempts == WebhookEvent.objects.get(pk=unrouted.pk).attempts == 0
+    other = _routed_event()
+    assert claim.fetch_one(event_id=other.pk).pk == other.pk  # the ids are the call's, not the first's
+
+
+def test_update_select_elsewhere_than_postgresql_updates_then_reads(monkeypatch):
+    """The embedded SQLite has no UPDATE in a WITH: the update, then the read if it matched (two statements)."""
+    claim = _claim()
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    event, done = _routed_event(attempts=1), _routed_event(status="processed")
+    with CaptureQueriesContext(connection) as queries:
+        claimed = claim.fetch_one(event_id=event.pk)
+    assert [q["sql"].split()[0] for q in queries] == ["UPDATE", "SELECT"] and claimed.attempts == 2
+    with CaptureQueriesContext(connection) as queries:
+        assert claim.fetch_one(event_id=done.pk) is None
+    assert [q["sql"].split()[0] for q in queries] == ["UPDATE"]
+
+
+def test_update_select_refuses_a_query_that_does_not_read_its_models_table():
+    claim = db.PreparedUpdateSelect(
+        lambda *, event_id: (
+            WebhookEvent.objects.filter(pk=event_id)
+            .values("pk")
+            .union(WebhookEvent.objects.filter(pk=event_id).values("pk"))
+        ),
+        lambda *, event_id: (WebhookEvent.objects.filter(pk=event_id), {"attempts": 1}),
+        "event_id",
+    )
+    with pytest.raises(ValueError, match="does not read"):
+        claim.fetch(event_id=1)
