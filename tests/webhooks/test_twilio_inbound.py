@@ -203,3 +203,25 @@ def test_control_characters_in_a_message_are_dropped_not_fatal(client, fake_twil
     inbound = Message.objects.get(direction="in")
     assert inbound.body == "hello" and inbound.conversation.customer_name == "Layla"
     assert len(fake_twilio.sent) == 1
+
+
+@pytest.mark.parametrize(
+    "signed_url, received_url",
+    [
+        ("https://bot.example.com/webhooks/twilio/", "https://bot.example.com/webhooks/twilio/"),
+        # Twilio signs the URL as configured: with the default port, or without it, whichever we receive.
+        ("https://bot.example.com:443/webhooks/twilio/", "https://bot.example.com/webhooks/twilio/"),
+        ("https://bot.example.com/webhooks/twilio/", "https://bot.example.com:443/webhooks/twilio/"),
+    ],
+)
+def test_the_signature_over_the_url_with_or_without_its_port_is_accepted(signed_url, received_url):
+    from providers import twilio
+
+    params = {"MessageSid": "SM1", "Body": "مرحبا", "From": "whatsapp:+966501234567"}
+    signature = twilio.sign(auth_token="token-1", url=signed_url, params=params)
+    assert twilio.verify_signature(auth_token="token-1", url=received_url, params=params, signature=signature)
+    assert not twilio.verify_signature(auth_token="token-2", url=received_url, params=params, signature=signature)
+    tampered = {**params, "Body": "hi"}
+    assert not twilio.verify_signature(auth_token="token-1", url=received_url, params=tampered, signature=signature)
+    assert not twilio.verify_signature(auth_token="token-1", url=received_url, params=params, signature="مرحبا")
+
