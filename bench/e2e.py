@@ -423,10 +423,12 @@ def _healthy(port: int) -> bool:
 
 
 def e2e(args, fake, processes: dict, restaurant) -> None:
+    from bench import host
     from conversations.models import Message
 
     dashboards = Dashboards(args.dashboards, restaurant, port=args.port) if args.dashboards else None
     load = os.getloadavg()[0]
+    probe_before, steal = host.probe_ms(), host.Steal()
     cpu_before = cpu_snapshot(processes)
     driver = Driver(args.rate, args.seconds, port=args.port)
     began = time.monotonic()
@@ -439,6 +441,7 @@ def e2e(args, fake, processes: dict, restaurant) -> None:
     if dashboards:
         dashboards.quiet(2.0)  # the last events reach the sockets
     cpu_after = cpu_snapshot(processes)
+    host_figures = host.describe(probe_before, host.probe_ms(), steal)
     time.sleep(2)  # anything doubled would show now
     replies: dict[str, list[float]] = {}
     for record in fake.sent:
@@ -470,6 +473,7 @@ def e2e(args, fake, processes: dict, restaurant) -> None:
         + ", ".join(f"{name} {1000 * seconds / max(expected, 1):.1f}" for name, seconds in used.items())
         + f"; total {1000 * sum(used.values()) / max(expected, 1):.1f}"
     )
+    print(f"  {host_figures}")
     if dashboards:
         frames = dashboards.stop()
         print(

@@ -301,6 +301,8 @@ def register_tenants(n: int) -> None:
 
 
 def main() -> None:
+    from bench import host
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--requests", type=int, default=30000, help="distinct requests built per phase (more than it can send)"
@@ -351,13 +353,16 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT coalesce(max(id), 0) FROM webhooks_webhookevent")
                 stored.last_id = cursor.fetchone()[0]
-            load = os.getloadavg()[0]
+            load, probe, steal = os.getloadavg()[0], host.probe_ms(), host.Steal()
             result = wrk(
                 f"http://127.0.0.1:{PORT}{path}", requests_file, connections=c, threads=t, seconds=args.seconds
             )
+            stolen = steal.share()
             time.sleep(1.0)  # requests in flight when wrk stopped finish
             rows_stored, twice = stored([])
-            result.update(label=label, stored=rows_stored, stored_twice=twice, load_before=load)
+            result.update(
+                label=label, stored=rows_stored, stored_twice=twice, load_before=load, probe_ms=probe, steal=stolen
+            )
             return result
 
         warm = [params_for(f"SM{uuid.uuid4().hex}", i) for i in range(500)]
@@ -437,17 +442,19 @@ def report(rows: list[dict], *, queries: int, args) -> None:
     )
     print(
         f"{'phase':28} {'req/s':>9} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} {'answered':>9} {'non-2xx':>8} "
-        f"{'stored':>7} {'twice':>6} {'load':>5}"
+        f"{'stored':>7} {'twice':>6} {'load':>5} {'probe':>6} {'steal':>6}"
     )
     for r in rows:
         print(
             f"{r['label']:28} {r['rps']:9.1f} {r['rps'] / bare:7.2f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-            f"{r['answered']:9d} {r['non2xx']:8d} {r['stored']:7d} {r['stored_twice']:6d} {r['load_before']:5.2f}"
+            f"{r['answered']:9d} {r['non2xx']:8d} {r['stored']:7d} {r['stored_twice']:6d} {r['load_before']:5.2f} "
+            f"{r['probe_ms']:6.1f} {100 * r['steal']:5.1f}%"
         )
         if r.get("exhausted"):
             print("  ran out of pre-built requests before the end: the rate is a lower bound (raise --requests)")
         if r["socket_errors"] != "none":
             print(f"  socket errors: {r['socket_errors']}")
+    print("probe: ms of fixed work before the phase; steal: the hypervisor's share during it (bench/host.py)")
     print(f"SQL queries in one webhook request: {queries}")
     tenants = [r for r in rows if "tenants" in r["label"]]
     if tenants:

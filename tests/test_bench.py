@@ -81,3 +81,14 @@ def _figures(output: str, unit: str) -> dict[str, float]:
     trips): the figures."""
     pattern = re.compile(rf"^  (bare|webhook|process|send) +([0-9.]+) {unit}\b")
     return {m[1]: float(m[2]) for m in map(pattern.match, output.splitlines()) if m}
+
+
+def test_the_host_figures_are_a_probe_time_and_a_steal_share():
+    from bench import host
+
+    steal = host.Steal()
+    before, after = host.probe_ms(), host.probe_ms()
+    assert before > 0 and after > 0
+    assert 0.0 <= steal.share() <= 1.0
+    line = host.describe(before, after, steal)
+    assert line.startswith(f"host: probe {before:.1f} ms before / {after:.1f} after") and "steal" in line
