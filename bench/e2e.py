@@ -428,20 +428,21 @@ def e2e(args, fake, processes: dict, restaurant) -> None:
 
     dashboards = Dashboards(args.dashboards, restaurant, port=args.port) if args.dashboards else None
     load = os.getloadavg()[0]
-    probe_before, steal = host.probe_ms(), host.Steal()
+    steal = host.Steal()
     cpu_before = cpu_snapshot(processes)
-    driver = Driver(args.rate, args.seconds, port=args.port)
-    began = time.monotonic()
-    driver.run()
-    sending_took = time.monotonic() - began
-    expected = len(driver.sent_at)
-    drain_began = time.monotonic()
-    _drain(lambda: len(fake.sent), expected)
-    drained_in = time.monotonic() - drain_began
-    if dashboards:
-        dashboards.quiet(2.0)  # the last events reach the sockets
-    cpu_after = cpu_snapshot(processes)
-    host_figures = host.describe(probe_before, host.probe_ms(), steal)
+    with host.Sampler() as sampler:  # the host's speed through the phase, beside its CPU seconds
+        driver = Driver(args.rate, args.seconds, port=args.port)
+        began = time.monotonic()
+        driver.run()
+        sending_took = time.monotonic() - began
+        expected = len(driver.sent_at)
+        drain_began = time.monotonic()
+        _drain(lambda: len(fake.sent), expected)
+        drained_in = time.monotonic() - drain_began
+        if dashboards:
+            dashboards.quiet(2.0)  # the last events reach the sockets
+        cpu_after = cpu_snapshot(processes)
+    stolen = steal.share()
     time.sleep(2)  # anything doubled would show now
     replies: dict[str, list[float]] = {}
     for record in fake.sent:
@@ -473,7 +474,7 @@ def e2e(args, fake, processes: dict, restaurant) -> None:
         + ", ".join(f"{name} {1000 * seconds / max(expected, 1):.1f}" for name, seconds in used.items())
         + f"; total {1000 * sum(used.values()) / max(expected, 1):.1f}"
     )
-    print(f"  {host_figures}")
+    print(f"  host: {sampler.describe()}; steal {100 * stolen:.1f} % of the CPUs' time")
     if dashboards:
         frames = dashboards.stop()
         print(

@@ -1,34 +1,78 @@
-"""How fast the host is right now, for benches on a shared virtual machine: the same code's CPU seconds drift by
-a fifth between runs minutes apart (README, rounds 12 and 13), so an A/B pair says little without it.
+"""How fast the host is while a bench runs, for benches on a shared virtual machine.
 
-- `probe_ms()`: the CPU time a fixed piece of pure-Python work takes in this process (best of three), before
-  and after a phase. The work never changes, so a higher figure is a slower host (or a busier core).
-- `Steal`: the share of the CPUs' time the hypervisor gave to other guests while the phase ran (the `steal`
-  column of /proc/stat), which a process's own CPU seconds do not show.
+On the round-13 machine the same fixed piece of Python took 15 ms of CPU at some moments and 27-30 ms at others,
+switching every few seconds, with the other core idle or busy alike and no steal time to show for it: the
+host's own contention, invisible from inside the guest. A process's CPU seconds a message move with it, so an
+A/B pair of e2e runs says little unless both ran at the same speed.
+
+- `Sampler`: runs the probe (a fixed piece of pure-Python work, ~3 ms when the host is fast) every half second
+  in a thread of its own during a phase, timed with that thread's CPU clock (under 1 % of a core). Its mean
+  against its fastest says how much slower than its best the host ran. Under load it also slows with the
+  bench's own processes contending for the two cores, so it compares runs at the same rate (an A/B pair) and is
+  no correction factor for a CPU figure.
+- `Steal`: the share of the CPUs' time the hypervisor gave to other guests meanwhile (`steal` in /proc/stat).
 """
 
 from __future__ import annotations
 
+import statistics
+import threading
 import time
 from pathlib import Path
 
 
 def _work() -> int:
-    # Dicts, strings and calls: the kind of work the project's processes do, ~15 ms on the round-13 machine.
+    # Dicts, strings and calls: the kind of work the project's processes do.
     table: dict[str, int] = {}
-    for i in range(60_000):
+    for i in range(12_000):
         key = f"k{i % 512}"
         table[key] = table.get(key, 0) + len(key)
     return sum(table.values())
 
 
 def probe_ms() -> float:
-    best = float("inf")
-    for _ in range(3):
-        started = time.process_time()
-        _work()
-        best = min(best, time.process_time() - started)
-    return best * 1000
+    """The probe's CPU time once, in milliseconds (this thread's clock)."""
+    started = time.thread_time()
+    _work()
+    return (time.thread_time() - started) * 1000
+
+
+class Sampler:
+    """The probe every `interval` seconds while in its block."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="host-probe", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(probe_ms())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.samples) if self.samples else float("nan")
+
+    @property
+    def fastest(self) -> float:
+        return min(self.samples, default=float("nan"))
+
+    def describe(self) -> str:
+        slowest = max(self.samples, default=float("nan"))
+        return (
+            f"probe {self.mean:.1f} ms on average, {self.fastest:.1f} at its fastest, {slowest:.1f} at its slowest"
+            f" ({len(self.samples)} samples of fixed work: higher is a slower host)"
+        )
 
 
 def _cpu_times() -> list[int]:
@@ -45,10 +89,3 @@ class Steal:
         delta = [after - before for after, before in zip(_cpu_times(), self.before, strict=False)]
         total = sum(delta[:8])  # user … steal (guest time is already counted in user)
         return delta[7] / total if total and len(delta) > 7 else 0.0
-
-
-def describe(before_ms: float, after_ms: float, steal: Steal) -> str:
-    return (
-        f"host: probe {before_ms:.1f} ms before / {after_ms:.1f} after (fixed work; higher is slower), "
-        f"steal {100 * steal.share():.1f} % of the CPUs' time"
-    )

@@ -353,11 +353,12 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT coalesce(max(id), 0) FROM webhooks_webhookevent")
                 stored.last_id = cursor.fetchone()[0]
-            load, probe, steal = os.getloadavg()[0], host.probe_ms(), host.Steal()
-            result = wrk(
-                f"http://127.0.0.1:{PORT}{path}", requests_file, connections=c, threads=t, seconds=args.seconds
-            )
-            stolen = steal.share()
+            load, steal = os.getloadavg()[0], host.Steal()
+            with host.Sampler() as sampler:
+                result = wrk(
+                    f"http://127.0.0.1:{PORT}{path}", requests_file, connections=c, threads=t, seconds=args.seconds
+                )
+            stolen, probe = steal.share(), sampler.mean
             time.sleep(1.0)  # requests in flight when wrk stopped finish
             rows_stored, twice = stored([])
             result.update(
@@ -454,7 +455,7 @@ def report(rows: list[dict], *, queries: int, args) -> None:
             print("  ran out of pre-built requests before the end: the rate is a lower bound (raise --requests)")
         if r["socket_errors"] != "none":
             print(f"  socket errors: {r['socket_errors']}")
-    print("probe: ms of fixed work before the phase; steal: the hypervisor's share during it (bench/host.py)")
+    print("probe: ms of fixed work, mean over the phase; steal: the hypervisor's share during it (bench/host.py)")
     print(f"SQL queries in one webhook request: {queries}")
     tenants = [r for r in rows if "tenants" in r["label"]]
     if tenants:

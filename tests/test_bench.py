@@ -83,12 +83,16 @@ def _figures(output: str, unit: str) -> dict[str, float]:
     return {m[1]: float(m[2]) for m in map(pattern.match, output.splitlines()) if m}
 
 
-def test_the_host_figures_are_a_probe_time_and_a_steal_share():
+def test_the_host_sampler_times_fixed_work_through_its_block():
+    import time
+
     from bench import host
 
     steal = host.Steal()
-    before, after = host.probe_ms(), host.probe_ms()
-    assert before > 0 and after > 0
+    with host.Sampler(interval=0.05) as sampler:
+        time.sleep(0.3)
+    assert len(sampler.samples) >= 3 and all(ms > 0 for ms in sampler.samples)
+    assert sampler.fastest <= sampler.mean <= max(sampler.samples)
     assert 0.0 <= steal.share() <= 1.0
-    line = host.describe(before, after, steal)
-    assert line.startswith(f"host: probe {before:.1f} ms before / {after:.1f} after") and "steal" in line
+    expected = f"probe {sampler.mean:.1f} ms on average, {sampler.fastest:.1f} at its fastest"
+    assert sampler.describe().startswith(expected)
