@@ -33,9 +33,9 @@ SEND = 3  # at most 4
 #   the event closed.
 STORE_ANSWER_QUEUE = {"new customer": 14, "returning customer": 14}
 # Its Redis round trips: the webhook registry asked once for all the step's events (a publishing unit,
-# sufrahbot.events), one publish per transaction that published (a returning customer's reply changes
-# nothing the inbox shows of the conversation), the customer's reply rate; the reply's task is queued after
-# (not counted here: `queued` catches it).
+# sufrahbot.events), one publish per transaction that published (the reply's transaction publishes only when
+# it sets the conversation's language, which a returning customer's does not), the customer's reply rate;
+# the reply's task is queued after (not counted here: `queued` catches it).
 STORE_ANSWER_QUEUE_REDIS = {
     "new customer": ["SMISMEMBER", "PUBLISH", "EVALSHA", "PUBLISH"],
     "returning customer": ["SMISMEMBER", "PUBLISH", "EVALSHA"],
