@@ -29,19 +29,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _measure(trip: Callable[[], object], server_pid: int, trips: int) -> tuple[float, float, float]:
     """(client CPU, server CPU, wall) a round trip, in microseconds."""
+    from bench.e2e import cpu_seconds  # the server's CPU as e2e reads each process's (/proc/<pid>/stat)
+
     for _ in range(min(trips, 500)):
         trip()
-    cpu, server, wall = time.process_time(), _cpu_seconds(server_pid), time.perf_counter()
+    cpu, server, wall = time.process_time(), cpu_seconds([server_pid]), time.perf_counter()
     for _ in range(trips):
         trip()
-    cpu, server, wall = time.process_time() - cpu, _cpu_seconds(server_pid) - server, time.perf_counter() - wall
+    cpu, server, wall = time.process_time() - cpu, cpu_seconds([server_pid]) - server, time.perf_counter() - wall
     return cpu * 1e6 / trips, server * 1e6 / trips, wall * 1e6 / trips
 
 
